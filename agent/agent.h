@@ -1,0 +1,195 @@
+/* faultline-agent internals: configuration, scheduler, probes, outbox and
+ * the sender, all on one libuv loop. */
+#ifndef FL_AGENT_H
+#define FL_AGENT_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "wire.h"
+
+struct cfg;
+struct fy_node;
+struct cfg_field;
+
+/* ---- configuration ------------------------------------------------------ */
+
+enum agent_family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 };
+
+#define AGENT_MAX_OPTS 64 /* bytes of probe-specific options in a check */
+
+struct check {
+    const struct probe_ops *ops;
+    char **targets; /* host names or literal addresses */
+    size_t ntargets;
+    int64_t interval_us, timeout_us;
+    int64_t retries;
+    enum agent_family family;
+    _Alignas(max_align_t) unsigned char opts[AGENT_MAX_OPTS];
+};
+
+struct agent_config {
+    char *name;
+    Faultline__Label **labels;
+    size_t nlabels;
+    char *endpoint;
+    char *outbox_path;
+    int64_t outbox_max;
+    int64_t heartbeat_us;
+    struct check *checks;
+    size_t nchecks;
+    /* defaults applied to checks that do not say */
+    int64_t interval_us, timeout_us, retries;
+};
+
+/* Load FILE.  0, or -1 with every error as "file:line:col: message" lines in
+ * ERR. */
+int agent_config_load(const char *file, struct agent_config *cfg, char *err, size_t errlen);
+
+/* Parse one check from an in-memory YAML mapping (the `probe` command line
+ * builds one); defaults as in a file. */
+int agent_config_check_from_text(const char *text, struct check *out, char *err, size_t errlen);
+
+void agent_config_free(struct agent_config *cfg);
+void agent_check_free(struct check *ck);
+
+/* ---- probes -------------------------------------------------------------- */
+
+struct probe_run;
+
+/* A probe type.  One const instance per probe_<name>.c. */
+struct probe_ops {
+    /* name in configuration and on the command line: "icmp", "tcp" */
+    const char *name;
+    /* Faultline__ProbeType of its results */
+    int type;
+    /* probe-specific configuration keys; offsets are into check.opts */
+    const struct cfg_field *fields;
+    /* set the defaults of the probe-specific options */
+    void (*defaults)(void *opts);
+    /* cross-field checks after parsing (NULL: none); errors via cfg_error */
+    void (*validate)(struct cfg *c, struct fy_node *node, const void *opts);
+    /* the target's name as reported: "web" for icmp, "web:80" for tcp */
+    void (*target_name)(const void *opts, const char *host, char *buf, size_t len);
+    /* Start one run toward run->addr.  Returns 0 and later reports exactly
+     * once through probe_done(), or returns -errno and never reports. */
+    int (*start)(struct probe_run *run);
+    /* Stop a run that has not reported; its done callback is never called
+     * and its resources are released (asynchronously, through the loop). */
+    void (*cancel)(struct probe_run *run);
+};
+
+/* One execution of a check toward one address.  The caller owns it and
+ * fills the inputs; the probe fills `result` and its detail. */
+struct probe_run {
+    /* inputs */
+    uv_loop_t *loop;
+    const struct check *check;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    void (*done)(struct probe_run *run);
+    void *owner;
+    uint64_t started_ns; /* monotonic, set by probe_start() */
+    /* outputs */
+    Faultline__Result result;
+    union {
+        Faultline__IcmpDetail icmp;
+        Faultline__TcpDetail tcp;
+    } detail;
+    char message[160];
+    char address[64];
+    /* probe-private state */
+    void *priv;
+};
+
+/* Look up a probe type by name; NULL when unknown. */
+const struct probe_ops *probe_find(const char *name);
+/* Comma-separated names of all probe types, for messages. */
+const char *probe_names(void);
+
+/* Stamp the start and start RUN.  On failure (-errno) the run is already
+ * complete: it holds an error result naming the cause, and the done
+ * callback is not called. */
+int probe_start(struct probe_run *run);
+
+/* Called by a probe when its run is over: stamps the duration and calls
+ * run->done. */
+void probe_done(struct probe_run *run);
+/* Set the outcome of a run: status, fault code and a message. */
+void probe_set(struct probe_run *run, int status, uint16_t fault, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+extern const struct probe_ops probe_icmp_ops;
+extern const struct probe_ops probe_tcp_ops;
+
+/* ---- scheduler -------------------------------------------------------- */
+
+struct sched;
+
+/* A result is ready: the scheduler hands over the results of one job run
+ * (one per address probed) at once so they are stored together. */
+typedef void (*sched_results_fn)(void *ctx, Faultline__Result **results, size_t n);
+
+struct sched *sched_new(uv_loop_t *loop, const char *agent, const struct agent_config *cfg,
+                        sched_results_fn fn, void *ctx);
+/* Run every (check, target) once right now and report through the
+ * callback; used by the `probe` command. */
+int sched_run_once(struct sched *s);
+/* Start the timers.  Each job fires at an offset inside its interval
+ * derived from hash(agent, check, target): a fleet never fires in step. */
+void sched_start(struct sched *s);
+/* Stop timers and cancel runs in flight; resources go with the loop. */
+void sched_stop(struct sched *s);
+void sched_destroy(struct sched **s);
+/* Jobs still running (for the `probe` command). */
+size_t sched_active(const struct sched *s);
+
+/* The deterministic offset of a job inside its interval, in microseconds. */
+int64_t sched_offset_us(const char *agent, size_t check, const char *target, int64_t interval_us);
+
+/* ---- outbox --------------------------------------------------------------- */
+
+struct outbox;
+
+/* Open or create the spool at PATH.  A new spool gets a random epoch; seqs
+ * continue across restarts.  MAX bounds the rows kept: beyond it the
+ * oldest are dropped and recorded as a gap to report. */
+struct outbox *outbox_open(const char *path, int64_t max, char *err, size_t errlen);
+void outbox_close(struct outbox **ob);
+
+uint64_t outbox_epoch(const struct outbox *ob);
+uint64_t outbox_next_seq(const struct outbox *ob);
+uint64_t outbox_depth(const struct outbox *ob);
+uint64_t outbox_dropped(const struct outbox *ob);
+/* Lowest seq still held (next_seq when empty). */
+uint64_t outbox_oldest(const struct outbox *ob);
+
+/* Assign seqs to N results and store them in one transaction.  0 or -1. */
+int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n);
+
+/* Read up to MAX results with seq >= FROM, in seq order, into OUT (each to
+ * be freed with faultline__result__free_unpacked(r, NULL)).  Returns the
+ * count, or -1. */
+int outbox_read(struct outbox *ob, uint64_t from, size_t max, Faultline__Result **out);
+
+/* Forget every result with seq <= UPTO (the collector stored them). */
+int outbox_ack(struct outbox *ob, uint64_t upto);
+
+/* The oldest gap not yet acknowledged, if any: 1 and FROM/TO/REASON set. */
+int outbox_gap(struct outbox *ob, uint64_t *from, uint64_t *to, const char **reason);
+
+/* ---- sender ----------------------------------------------------------- */
+
+struct sender;
+
+struct sender *sender_new(uv_loop_t *loop, void *zctx, const struct agent_config *cfg,
+                          struct outbox *ob, char *err, size_t errlen);
+/* New results are in the outbox: send if the window allows. */
+void sender_kick(struct sender *s);
+void sender_stop(struct sender *s);
+void sender_destroy(struct sender **s);
+
+#endif

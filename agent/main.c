@@ -1,0 +1,308 @@
+/* faultline-agent: runs scheduled probes and delivers their results to the
+ * collector; `faultline-agent probe TYPE ...` runs one check by hand. */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "agent.h"
+#include "faultcode.h"
+#include "log.h"
+#include "resultfmt.h"
+#include "timeutil.h"
+
+struct agent {
+    uv_loop_t *loop;
+    struct agent_config cfg;
+    struct outbox *ob;
+    struct sender *sender;
+    struct sched *sched;
+    uv_signal_t sigint, sigterm;
+    uint64_t stored, store_failures;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: faultline-agent --config.file FILE [--config.check]\n"
+            "                       [--log.level LEVEL] [--log.format logfmt|json]\n"
+            "       faultline-agent probe TYPE [--KEY VALUE ...] [--json] TARGET...\n"
+            "       faultline-agent --version | --help\n"
+            "\n"
+            "  --config.file FILE  YAML configuration (see docs/configuration.md)\n"
+            "  --config.check      validate the configuration, print \"configuration OK\"\n"
+            "\n"
+            "probe runs one check once and prints its results; KEY is any key of a\n"
+            "check in the configuration, e.g.\n"
+            "  faultline-agent probe icmp --count 3 web.lab.test\n"
+            "  faultline-agent probe tcp --port 443 --timeout 1s --family ipv6 web.lab.test\n"
+            "probe types: %s\n",
+            probe_names());
+}
+
+static void agent__on_results(void *ctx, Faultline__Result **results, size_t n)
+{
+    struct agent *a = ctx;
+    if (outbox_put(a->ob, results, n) != 0) {
+        /* The spool cannot take them (disk full?): nothing was assigned a
+         * seq, so nothing is missing from the sequence either. */
+        a->store_failures += n;
+        log_error("outbox: cannot store %zu results; they are lost", n);
+        return;
+    }
+    a->stored += n;
+    for (size_t i = 0; i < n; i++)
+        if (results[i]->status != FAULTLINE__STATUS__STATUS_OK)
+            log_debug("%s %s %s: %s", resultfmt_probe_name(results[i]->probe),
+                      results[i]->target, results[i]->address, results[i]->message);
+    sender_kick(a->sender);
+}
+
+static void agent__on_signal(uv_signal_t *h, int sig)
+{
+    struct agent *a = h->data;
+    log_info("signal %d: stopping", sig);
+    sched_destroy(&a->sched);
+    sender_destroy(&a->sender);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+static int agent_run(const char *config_file, int check_only)
+{
+    struct agent a = {0};
+    char err[8192];
+    if (agent_config_load(config_file, &a.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+        return 1;
+    }
+    if (check_only) {
+        printf("configuration OK\n");
+        agent_config_free(&a.cfg);
+        return 0;
+    }
+    int rc = 1;
+    void *zctx = zmq_ctx_new();
+    a.loop = uv_default_loop();
+    a.ob = outbox_open(a.cfg.outbox_path, a.cfg.outbox_max, err, sizeof err);
+    if (!a.ob) {
+        log_error("cannot open the outbox: %s", err);
+        goto out;
+    }
+    a.sender = sender_new(a.loop, zctx, &a.cfg, a.ob, err, sizeof err);
+    if (!a.sender) {
+        log_error("cannot set up the connection to the collector: %s", err);
+        goto out;
+    }
+    a.sched = sched_new(a.loop, a.cfg.name, &a.cfg, agent__on_results, &a);
+    if (!a.sched)
+        goto out;
+    uv_signal_init(a.loop, &a.sigint);
+    uv_signal_init(a.loop, &a.sigterm);
+    a.sigint.data = a.sigterm.data = &a;
+    uv_signal_start(&a.sigint, agent__on_signal, SIGINT);
+    uv_signal_start(&a.sigterm, agent__on_signal, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    size_t jobs = 0;
+    for (size_t i = 0; i < a.cfg.nchecks; i++)
+        jobs += a.cfg.checks[i].ntargets;
+    log_info("faultline-agent %s: agent %s, %zu checks, %zu jobs, collector %s, outbox %s "
+             "(epoch %016llx, next seq %llu, %llu waiting)",
+             FL_VERSION, a.cfg.name, a.cfg.nchecks, jobs, a.cfg.endpoint, a.cfg.outbox_path,
+             (unsigned long long)outbox_epoch(a.ob), (unsigned long long)outbox_next_seq(a.ob),
+             (unsigned long long)outbox_depth(a.ob));
+    sched_start(a.sched);
+    uv_run(a.loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    sched_destroy(&a.sched);
+    sender_destroy(&a.sender);
+    uv_run(a.loop, UV_RUN_DEFAULT); /* let close callbacks free what they own */
+    uv_loop_close(a.loop);
+    outbox_close(&a.ob);
+    zmq_ctx_term(zctx);
+    agent_config_free(&a.cfg);
+    return rc;
+}
+
+/* ---- faultline-agent probe ------------------------------------------------ */
+
+struct probe_cmd {
+    int json;
+    int failures;
+};
+
+static void probe_cmd_on_results(void *ctx, Faultline__Result **results, size_t n)
+{
+    struct probe_cmd *pc = ctx;
+    for (size_t i = 0; i < n; i++) {
+        const Faultline__Result *r = results[i];
+        if (r->status != FAULTLINE__STATUS__STATUS_OK)
+            pc->failures++;
+        if (pc->json) {
+            json_t *o = resultfmt_json(r);
+            json_dumpf(o, stdout, FL_JSON_FLAGS);
+            fputc('\n', stdout);
+            json_decref(o);
+            continue;
+        }
+        char detail[256], fault[128] = "";
+        resultfmt_detail_text(r, detail, sizeof detail);
+        if (r->fault_code)
+            fault_format((uint16_t)r->fault_code, fault, sizeof fault);
+        printf("%s %s %s %s %.3fms %s%s%s%s%s\n", resultfmt_probe_name(r->probe), r->target,
+               r->address[0] ? r->address : "-", resultfmt_status_name(r->status),
+               r->duration_us / 1000.0, detail, fault[0] ? " fault=" : "", fault,
+               r->message && r->message[0] ? " msg=" : "", r->message ? r->message : "");
+    }
+    fflush(stdout);
+}
+
+/* Build a check from the command line as YAML text, so the same parser and
+ * the same validation apply as in a configuration file. */
+static int probe_cmd(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    struct probe_cmd pc = {0};
+    size_t cap = 4096, len = 0;
+    char *yaml = malloc(cap);
+    char *targets = malloc(cap);
+    size_t tlen = 0;
+    int rc = 2;
+    if (!yaml || !targets)
+        goto out;
+    len += (size_t)snprintf(yaml, cap, "{\"probe\": \"%s\"", argv[1]);
+    targets[0] = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        char piece[600];
+        int n;
+        if (strcmp(arg, "--json") == 0) {
+            pc.json = 1;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "faultline-agent probe: %s needs a value\n", arg);
+                goto out;
+            }
+            n = snprintf(piece, sizeof piece, ", \"%s\": \"%s\"", arg + 2, argv[++i]);
+        } else {
+            n = snprintf(piece, sizeof piece, "%s\"%s\"", tlen ? ", " : "", arg);
+            if (n < 0 || tlen + (size_t)n >= cap) {
+                fprintf(stderr, "faultline-agent probe: too many targets\n");
+                goto out;
+            }
+            memcpy(targets + tlen, piece, (size_t)n + 1);
+            tlen += (size_t)n;
+            continue;
+        }
+        if (strpbrk(arg, "\"\\") || strpbrk(argv[i], "\"\\") || n < 0 ||
+            len + (size_t)n >= cap - 16) {
+            fprintf(stderr, "faultline-agent probe: argument '%s' not accepted\n", argv[i]);
+            goto out;
+        }
+        memcpy(yaml + len, piece, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    if (!tlen) {
+        fprintf(stderr, "faultline-agent probe: no target given\n");
+        goto out;
+    }
+    if (strpbrk(targets, "\\") || len + tlen + 20 >= cap) {
+        fprintf(stderr, "faultline-agent probe: targets not accepted\n");
+        goto out;
+    }
+    snprintf(yaml + len, cap - len, ", \"targets\": [%s]}", targets);
+
+    struct agent_config cfg = {0};
+    char err[4096];
+    cfg.checks = calloc(1, sizeof *cfg.checks);
+    if (!cfg.checks)
+        goto out;
+    if (agent_config_check_from_text(yaml, &cfg.checks[0], err, sizeof err) != 0) {
+        fprintf(stderr, "%s", err);
+        free(cfg.checks);
+        rc = 2;
+        goto out;
+    }
+    cfg.nchecks = 1;
+    cfg.name = strdup("local");
+    uv_loop_t *loop = uv_default_loop();
+    struct sched *s = sched_new(loop, cfg.name, &cfg, probe_cmd_on_results, &pc);
+    if (!s) {
+        agent_config_free(&cfg);
+        rc = 1;
+        goto out;
+    }
+    sched_run_once(s);
+    uv_run(loop, UV_RUN_DEFAULT);
+    sched_destroy(&s);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    agent_config_free(&cfg);
+    rc = pc.failures ? 1 : 0;
+out:
+    free(yaml);
+    free(targets);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "probe") == 0)
+        return probe_cmd(argc - 1, argv + 1);
+
+    enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LEVEL, OPT_FORMAT, OPT_VERSION };
+    static const struct option opts[] = {
+        {"config.file", required_argument, NULL, OPT_CONFIG},
+        {"config.check", no_argument, NULL, OPT_CHECK},
+        {"log.level", required_argument, NULL, OPT_LEVEL},
+        {"log.format", required_argument, NULL, OPT_FORMAT},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_file = NULL;
+    int check = 0, opt;
+    enum fl_log_level level = FL_LOG_INFO;
+    enum fl_log_format format = FL_LOG_LOGFMT;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_CONFIG: config_file = optarg; break;
+        case OPT_CHECK: check = 1; break;
+        case OPT_LEVEL:
+            if (log_parse_level(optarg, &level)) {
+                fprintf(stderr, "faultline-agent: --log.level: '%s' is not debug, info, warn or error\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_FORMAT:
+            if (log_parse_format(optarg, &format)) {
+                fprintf(stderr, "faultline-agent: --log.format: '%s' is not logfmt or json\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_VERSION: printf("faultline-agent %s\n", FL_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "faultline-agent: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!config_file) {
+        fprintf(stderr, "faultline-agent: --config.file is required\n");
+        usage(stderr);
+        return 2;
+    }
+    log_setup(level, format);
+    return agent_run(config_file, check);
+}

@@ -1,0 +1,330 @@
+/* sched: every (check, target) is a job with its own one-shot timer,
+ * re-armed against an absolute wall-clock schedule (no drift), at an
+ * offset inside the interval derived from hash(agent, check, target), so
+ * a fleet of agents never fires in step.  A run resolves the target's name
+ * (asynchronously, through libuv's resolver pool) and probes every address
+ * it has, one result per address. */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "faultcode.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define SCHED_MAX_ADDRS 8
+
+struct sched_job {
+    struct sched *sched;
+    const struct check *check;
+    size_t check_idx;
+    const char *host;
+    char target[300];
+    int64_t interval_us, offset_us;
+    int64_t next_us; /* wall clock of the next slot */
+    uv_timer_t timer;
+    uv_getaddrinfo_t gai;
+    int resolving;
+    struct probe_run *runs;
+    size_t nruns, pending;
+    uint64_t skipped;
+};
+
+struct sched {
+    uv_loop_t *loop;
+    char agent[FL_WIRE_MAX_NAME + 1];
+    struct sched_job *jobs;
+    size_t njobs;
+    size_t active;
+    int stopped;
+    size_t closing, resolving; /* handles closing, resolver requests out */
+    int destroyed;
+    sched_results_fn fn;
+    void *ctx;
+};
+
+int64_t sched_offset_us(const char *agent, size_t check, const char *target, int64_t interval_us)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[] = {agent, target};
+    for (int p = 0; p < 2; p++) {
+        for (const char *c = parts[p]; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL;
+    }
+    h = (h ^ check) * 1099511628211ULL;
+    h ^= h >> 29; /* FNV's low bits mix poorly; fold the high ones in */
+    return (int64_t)(h % (uint64_t)interval_us);
+}
+
+struct sched *sched_new(uv_loop_t *loop, const char *agent, const struct agent_config *cfg,
+                        sched_results_fn fn, void *ctx)
+{
+    struct sched *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nchecks; i++)
+        n += cfg->checks[i].ntargets;
+    s->jobs = calloc(n ? n : 1, sizeof *s->jobs);
+    if (!s->jobs) {
+        free(s);
+        return NULL;
+    }
+    s->loop = loop;
+    snprintf(s->agent, sizeof s->agent, "%s", agent);
+    s->fn = fn;
+    s->ctx = ctx;
+    for (size_t i = 0; i < cfg->nchecks; i++) {
+        const struct check *ck = &cfg->checks[i];
+        for (size_t t = 0; t < ck->ntargets; t++) {
+            struct sched_job *j = &s->jobs[s->njobs++];
+            j->sched = s;
+            j->check = ck;
+            j->check_idx = i;
+            j->host = ck->targets[t];
+            ck->ops->target_name(ck->opts, j->host, j->target, sizeof j->target);
+            j->interval_us = ck->interval_us;
+            j->offset_us = sched_offset_us(agent, i, j->target, ck->interval_us);
+            uv_timer_init(loop, &j->timer);
+            j->timer.data = j;
+        }
+    }
+    return s;
+}
+
+size_t sched_active(const struct sched *s)
+{
+    return s->active;
+}
+
+static void sched__finish(struct sched_job *j)
+{
+    struct sched *s = j->sched;
+    Faultline__Result *results[SCHED_MAX_ADDRS];
+    for (size_t i = 0; i < j->nruns; i++) {
+        struct probe_run *r = &j->runs[i];
+        r->result.agent = s->agent;
+        r->result.target = j->target;
+        r->result.address = r->address;
+        results[i] = &r->result;
+    }
+    if (!s->stopped && j->nruns)
+        s->fn(s->ctx, results, j->nruns);
+    free(j->runs);
+    j->runs = NULL;
+    j->nruns = j->pending = 0;
+    s->active--;
+}
+
+static void sched__run_done(struct probe_run *run)
+{
+    struct sched_job *j = run->owner;
+    if (--j->pending == 0)
+        sched__finish(j);
+}
+
+static void sched__init_run(struct sched_job *j, struct probe_run *r)
+{
+    faultline__result__init(&r->result);
+    r->loop = j->sched->loop;
+    r->check = j->check;
+    r->done = sched__run_done;
+    r->owner = j;
+    r->result.message = r->message;
+    r->result.address = r->address;
+}
+
+/* The name could not be resolved: one result says so. */
+static void sched__resolve_failed(struct sched_job *j, int status)
+{
+    j->runs = calloc(1, sizeof *j->runs);
+    if (!j->runs) {
+        j->sched->active--;
+        return;
+    }
+    j->nruns = 1;
+    struct probe_run *r = &j->runs[0];
+    sched__init_run(j, r);
+    r->result.probe = (Faultline__ProbeType)j->check->ops->type;
+    r->result.start_us = time_now_us();
+    uint16_t fault = FL_FAULT_RESOLVE_TEMPFAIL;
+    if (status == UV_EAI_NONAME)
+        fault = FL_FAULT_RESOLVE_NXDOMAIN;
+    else if (status == UV_EAI_NODATA || status == UV_EAI_ADDRFAMILY)
+        fault = FL_FAULT_RESOLVE_NOFAMILY;
+    probe_set(r, FAULTLINE__STATUS__STATUS_FAIL, fault, "cannot resolve %s: %s", j->host,
+              uv_strerror(status));
+    sched__finish(j);
+}
+
+/* Memory goes once every timer is closed and no resolver request can
+ * still call back into it. */
+static void sched__maybe_free(struct sched *s)
+{
+    if (s->destroyed && s->closing == 0 && s->resolving == 0) {
+        free(s->jobs);
+        free(s);
+    }
+}
+
+static void sched__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct sched_job *j = req->data;
+    struct sched *s = j->sched;
+    j->resolving = 0;
+    s->resolving--;
+    if (s->stopped) {
+        uv_freeaddrinfo(res);
+        s->active--;
+        sched__maybe_free(s);
+        return;
+    }
+    if (status < 0) {
+        sched__resolve_failed(j, status);
+        return;
+    }
+    struct addrinfo *uniq[SCHED_MAX_ADDRS];
+    size_t n = 0;
+    for (struct addrinfo *ai = res; ai && n < SCHED_MAX_ADDRS; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        int dup = 0;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = uniq[i]->ai_addrlen == ai->ai_addrlen &&
+                  memcmp(uniq[i]->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0;
+        if (!dup)
+            uniq[n++] = ai;
+    }
+    j->runs = calloc(n ? n : 1, sizeof *j->runs);
+    if (!j->runs || n == 0) {
+        uv_freeaddrinfo(res);
+        free(j->runs);
+        j->runs = NULL;
+        if (n == 0)
+            sched__resolve_failed(j, UV_EAI_NODATA);
+        else
+            j->sched->active--;
+        return;
+    }
+    j->nruns = n;
+    j->pending = n + 1; /* +1 until every run has started */
+    for (size_t i = 0; i < n; i++) {
+        struct probe_run *r = &j->runs[i];
+        sched__init_run(j, r);
+        memcpy(&r->addr, uniq[i]->ai_addr, uniq[i]->ai_addrlen);
+        r->addrlen = uniq[i]->ai_addrlen;
+        const void *a = r->addr.ss_family == AF_INET6
+                            ? (const void *)&((struct sockaddr_in6 *)&r->addr)->sin6_addr
+                            : (const void *)&((struct sockaddr_in *)&r->addr)->sin_addr;
+        inet_ntop(r->addr.ss_family, a, r->address, sizeof r->address);
+        if (probe_start(r) < 0)
+            j->pending--; /* complete already, with an error result */
+    }
+    uv_freeaddrinfo(res);
+    if (--j->pending == 0)
+        sched__finish(j);
+}
+
+static void sched__run(struct sched_job *j)
+{
+    if (j->nruns || j->resolving) {
+        j->skipped++;
+        log_warn("check %s %s still running at its next slot; slot skipped",
+                 j->check->ops->name, j->target);
+        return;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+    hints.ai_family = j->check->family == FAMILY_IPV4   ? AF_INET
+                      : j->check->family == FAMILY_IPV6 ? AF_INET6
+                                                         : AF_UNSPEC;
+    j->gai.data = j;
+    j->resolving = 1;
+    j->sched->resolving++;
+    j->sched->active++;
+    int rc = uv_getaddrinfo(j->sched->loop, &j->gai, sched__on_resolved, j->host, NULL, &hints);
+    if (rc < 0) {
+        j->resolving = 0;
+        j->sched->resolving--;
+        sched__resolve_failed(j, rc);
+    }
+}
+
+static void sched__on_timer(uv_timer_t *t)
+{
+    struct sched_job *j = t->data;
+    sched__run(j);
+    int64_t now = time_now_us();
+    while (j->next_us <= now)
+        j->next_us += j->interval_us;
+    uv_timer_start(&j->timer, sched__on_timer, (uint64_t)(j->next_us - now + 999) / 1000, 0);
+}
+
+void sched_start(struct sched *s)
+{
+    for (size_t i = 0; i < s->njobs; i++) {
+        struct sched_job *j = &s->jobs[i];
+        int64_t now = time_now_us();
+        j->next_us = now - now % j->interval_us + j->offset_us;
+        while (j->next_us <= now)
+            j->next_us += j->interval_us;
+        uv_timer_start(&j->timer, sched__on_timer, (uint64_t)(j->next_us - now + 999) / 1000, 0);
+    }
+}
+
+int sched_run_once(struct sched *s)
+{
+    for (size_t i = 0; i < s->njobs; i++)
+        sched__run(&s->jobs[i]);
+    return 0;
+}
+
+void sched_stop(struct sched *s)
+{
+    s->stopped = 1;
+    for (size_t i = 0; i < s->njobs; i++) {
+        struct sched_job *j = &s->jobs[i];
+        uv_timer_stop(&j->timer);
+        if (j->resolving)
+            uv_cancel((uv_req_t *)&j->gai);
+        for (size_t r = 0; r < j->nruns; r++)
+            if (j->runs[r].priv)
+                j->runs[r].check->ops->cancel(&j->runs[r]);
+        if (j->nruns) {
+            free(j->runs);
+            j->runs = NULL;
+            j->nruns = j->pending = 0;
+            s->active--;
+        }
+    }
+}
+
+static void sched__on_close(uv_handle_t *h)
+{
+    struct sched_job *j = h->data;
+    struct sched *s = j->sched;
+    s->closing--;
+    sched__maybe_free(s);
+}
+
+void sched_destroy(struct sched **ps)
+{
+    if (!ps || !*ps)
+        return;
+    struct sched *s = *ps;
+    *ps = NULL;
+    if (!s->stopped)
+        sched_stop(s);
+    s->destroyed = 1;
+    /* Memory goes in the last callback: run the loop after this. */
+    s->closing = s->njobs;
+    if (s->njobs == 0) {
+        sched__maybe_free(s);
+        return;
+    }
+    for (size_t i = 0; i < s->njobs; i++)
+        uv_close((uv_handle_t *)&s->jobs[i].timer, sched__on_close);
+}

@@ -1,0 +1,48 @@
+/* faultline-collector internals. */
+#ifndef FL_COLLECTOR_H
+#define FL_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "wire.h"
+
+struct collector_config {
+    char *listen;    /* ZeroMQ endpoint agents connect to */
+    char *database;  /* SQLite file */
+    int sync_normal; /* synchronous=NORMAL: faster, not power-loss safe */
+    int64_t stats_interval_us;
+};
+
+/* Load FILE into CFG (defaults first).  0, or -1 with every error, one
+ * "file:line:col: message" per line, in ERR. */
+int collector_config_load(const char *file, struct collector_config *cfg, char *err,
+                          size_t errlen);
+void collector_config_defaults(struct collector_config *cfg);
+void collector_config_free(struct collector_config *cfg);
+
+struct ingest_counters {
+    uint64_t messages;                  /* envelopes received */
+    uint64_t rejected[WIRE_NSTATUS];    /* by reason (index WIRE_OK unused) */
+    uint64_t unexpected;                /* valid but not for a collector */
+    uint64_t results_stored, results_duplicate;
+    uint64_t batches, gaps, hellos, heartbeats;
+    uint64_t commits, commit_failures;
+};
+
+struct ingest;
+
+/* Ingest on SOCK (a ROUTER) into ST.  NULL on allocation failure. */
+struct ingest *ingest_new(void *sock, struct store *st);
+void ingest_destroy(struct ingest **in);
+
+/* Receive what is waiting (at most MAX messages), store it in one
+ * transaction and, only once it is committed, answer every agent.
+ * Returns the number of messages handled, or -1 when the store failed (the
+ * transaction was rolled back and nothing was acknowledged). */
+int ingest_drain(struct ingest *in, int max);
+
+const struct ingest_counters *ingest_counters(const struct ingest *in);
+
+#endif

@@ -1,0 +1,266 @@
+/* ingest: ROUTER messages -> validate -> store -> commit -> answer.
+ *
+ * The order is the collector's promise: an Ack (or Welcome) never names a
+ * seq whose row is not committed.  Replies are therefore queued while the
+ * transaction is open and sent only after COMMIT succeeded; when it fails
+ * they are dropped and the agents resend (inserts are idempotent). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "collector.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define INGEST_MAX_ROUTING 256
+
+struct ingest_reply {
+    uint8_t routing[INGEST_MAX_ROUTING];
+    size_t routing_len;
+    uint8_t *data;
+    size_t len;
+};
+
+struct ingest {
+    void *sock;
+    struct store *st;
+    struct ingest_counters c;
+    struct ingest_reply *replies;
+    size_t nreplies, cap;
+};
+
+struct ingest *ingest_new(void *sock, struct store *st)
+{
+    struct ingest *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    in->sock = sock;
+    in->st = st;
+    return in;
+}
+
+static void ingest__drop_replies(struct ingest *in)
+{
+    for (size_t i = 0; i < in->nreplies; i++)
+        free(in->replies[i].data);
+    in->nreplies = 0;
+}
+
+void ingest_destroy(struct ingest **pin)
+{
+    if (!pin || !*pin)
+        return;
+    ingest__drop_replies(*pin);
+    free((*pin)->replies);
+    free(*pin);
+    *pin = NULL;
+}
+
+const struct ingest_counters *ingest_counters(const struct ingest *in)
+{
+    return &in->c;
+}
+
+/* Queue an answer (Welcome or Ack) to the peer at ROUTING. */
+static int ingest__reply(struct ingest *in, zmq_msg_t *routing, fl_envelope *env)
+{
+    if (in->nreplies == in->cap) {
+        size_t ncap = in->cap ? in->cap * 2 : 64;
+        struct ingest_reply *n = realloc(in->replies, ncap * sizeof *n);
+        if (!n)
+            return -1;
+        in->replies = n;
+        in->cap = ncap;
+    }
+    struct ingest_reply *r = &in->replies[in->nreplies];
+    r->routing_len = zmq_msg_size(routing);
+    if (r->routing_len > INGEST_MAX_ROUTING)
+        return -1;
+    memcpy(r->routing, zmq_msg_data(routing), r->routing_len);
+    r->len = wire_encode(env, &r->data);
+    if (!r->len) {
+        free(r->data);
+        return -1;
+    }
+    in->nreplies++;
+    return 0;
+}
+
+static void ingest__send_replies(struct ingest *in)
+{
+    for (size_t i = 0; i < in->nreplies; i++) {
+        struct ingest_reply *r = &in->replies[i];
+        /* A peer that went away is simply skipped by the ROUTER. */
+        if (zmq_send(in->sock, r->routing, r->routing_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(in->sock, r->data, r->len, ZMQ_DONTWAIT) < 0)
+            log_debug("reply dropped: %s", zmq_strerror(errno));
+    }
+    ingest__drop_replies(in);
+}
+
+static char *ingest__labels_json(size_t n, Faultline__Label **labels)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, labels[i]->key, json_string(labels[i]->value));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+static int ingest__answer(struct ingest *in, zmq_msg_t *routing, char *agent,
+                          uint64_t epoch, uint64_t committed, int welcome)
+{
+    fl_envelope out = FAULTLINE__ENVELOPE__INIT;
+    Faultline__Welcome w = FAULTLINE__WELCOME__INIT;
+    Faultline__Ack a = FAULTLINE__ACK__INIT;
+    out.agent = agent;
+    if (welcome) {
+        w.epoch = epoch;
+        w.committed_upto = committed;
+        out.body_case = FAULTLINE__ENVELOPE__BODY_WELCOME;
+        out.welcome = &w;
+    } else {
+        a.epoch = epoch;
+        a.committed_upto = committed;
+        out.body_case = FAULTLINE__ENVELOPE__BODY_ACK;
+        out.ack = &a;
+    }
+    return ingest__reply(in, routing, &out);
+}
+
+/* Handle one valid envelope inside the open transaction.  -1 means the
+ * store failed and the whole transaction must go. */
+static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelope *env)
+{
+    int64_t now = time_now_us();
+    int64_t agent = store_agent_id(in->st, env->agent);
+    uint64_t committed = 0;
+    if (agent < 0)
+        return -1;
+    switch (env->body_case) {
+    case FAULTLINE__ENVELOPE__BODY_HELLO: {
+        const Faultline__Hello *h = env->hello;
+        char *labels = ingest__labels_json(h->n_labels, h->labels);
+        int rc = store_agent_seen(in->st, agent, h->version, labels, now);
+        free(labels);
+        if (rc || store_committed(in->st, agent, h->epoch, &committed))
+            return -1;
+        in->c.hellos++;
+        log_info("agent %s hello: epoch %016llx next_seq %llu, committed %llu", env->agent,
+                 (unsigned long long)h->epoch, (unsigned long long)h->next_seq,
+                 (unsigned long long)committed);
+        return ingest__answer(in, routing, env->agent, h->epoch, committed, 1);
+    }
+    case FAULTLINE__ENVELOPE__BODY_BATCH: {
+        const Faultline__Batch *b = env->batch;
+        size_t inserted;
+        if (store_put_results(in->st, agent, b->epoch, b->results, b->n_results, &inserted,
+                              &committed))
+            return -1;
+        in->c.batches++;
+        in->c.results_stored += inserted;
+        in->c.results_duplicate += b->n_results - inserted;
+        return ingest__answer(in, routing, env->agent, b->epoch, committed, 0);
+    }
+    case FAULTLINE__ENVELOPE__BODY_GAP: {
+        const Faultline__Gap *g = env->gap;
+        if (store_put_gap(in->st, agent, g->epoch, g->from_seq, g->to_seq, g->reason, now,
+                          &committed))
+            return -1;
+        in->c.gaps++;
+        log_warn("agent %s reports results %llu..%llu lost: %s", env->agent,
+                 (unsigned long long)g->from_seq, (unsigned long long)g->to_seq, g->reason);
+        return ingest__answer(in, routing, env->agent, g->epoch, committed, 0);
+    }
+    case FAULTLINE__ENVELOPE__BODY_HEARTBEAT: {
+        const Faultline__Heartbeat *h = env->heartbeat;
+        if (store_agent_heartbeat(in->st, agent, h->spool_depth, h->dropped, h->sent_us - now,
+                                  now) ||
+            store_committed(in->st, agent, h->epoch, &committed))
+            return -1;
+        in->c.heartbeats++;
+        return ingest__answer(in, routing, env->agent, h->epoch, committed, 0);
+    }
+    default:
+        in->c.unexpected++;
+        log_warn("agent %s sent a message only a collector sends; ignored", env->agent);
+        return 0;
+    }
+}
+
+/* Receive one [routing][payload] pair without blocking.  1 when one was
+ * read, 0 when nothing is waiting. */
+static int ingest__recv(struct ingest *in, zmq_msg_t *routing, zmq_msg_t *payload)
+{
+    if (zmq_msg_recv(routing, in->sock, ZMQ_DONTWAIT) < 0)
+        return 0;
+    /* A ROUTER always delivers the routing frame and the payload together;
+     * extra frames from a misbehaving peer are read and dropped. */
+    if (!zmq_msg_more(routing) || zmq_msg_recv(payload, in->sock, ZMQ_DONTWAIT) < 0)
+        return -1;
+    while (zmq_msg_more(payload)) {
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        zmq_msg_recv(&extra, in->sock, ZMQ_DONTWAIT);
+        zmq_msg_close(&extra);
+        zmq_msg_close(payload);
+        zmq_msg_init(payload);
+        return -1;
+    }
+    return 1;
+}
+
+int ingest_drain(struct ingest *in, int max)
+{
+    int handled = 0, open = 0, failed = 0;
+    while (handled < max) {
+        zmq_msg_t routing, payload;
+        zmq_msg_init(&routing);
+        zmq_msg_init(&payload);
+        int got = ingest__recv(in, &routing, &payload);
+        if (got == 0) {
+            zmq_msg_close(&routing);
+            zmq_msg_close(&payload);
+            break;
+        }
+        handled++;
+        in->c.messages++;
+        struct wire_msg *m = NULL;
+        char why[160];
+        enum wire_status ws =
+            got < 0 ? WIRE_MALFORMED
+                    : wire_decode(zmq_msg_data(&payload), zmq_msg_size(&payload), &m, why,
+                                  sizeof why);
+        if (got < 0)
+            snprintf(why, sizeof why, "multi-part message");
+        if (ws != WIRE_OK) {
+            in->c.rejected[ws]++;
+            log_warn("rejected message (%s): %s", wire_status_name(ws), why);
+        } else if (!failed) {
+            if (!open && store_begin(in->st) == 0)
+                open = 1;
+            if (!open || ingest__handle(in, &routing, m->env) != 0)
+                failed = 1;
+        }
+        wire_msg_free(&m);
+        zmq_msg_close(&routing);
+        zmq_msg_close(&payload);
+    }
+    if (open && !failed && store_commit(in->st) == 0) {
+        in->c.commits++;
+        ingest__send_replies(in);
+        return handled;
+    }
+    if (open || failed) {
+        in->c.commit_failures++;
+        log_error("store failed, nothing acknowledged (agents will resend): %s",
+                  store_errmsg(in->st));
+        store_rollback(in->st);
+        ingest__drop_replies(in);
+        return -1;
+    }
+    return handled;
+}

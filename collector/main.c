@@ -1,0 +1,183 @@
+/* faultline-collector: receives results from agents over ZeroMQ, stores
+ * them (SQLite), and acknowledges what is committed. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "collector.h"
+#include "log.h"
+#include "timeutil.h"
+#include "transport.h"
+
+static volatile sig_atomic_t collector_stop;
+
+static void collector_on_signal(int sig)
+{
+    collector_stop = sig;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: faultline-collector [--config.file FILE] [--config.check]\n"
+            "                           [--listen ENDPOINT] [--database FILE]\n"
+            "                           [--log.level LEVEL] [--log.format logfmt|json]\n"
+            "                           [--version] [--help]\n"
+            "\n"
+            "  --config.file FILE   YAML configuration (keys: listen, database,\n"
+            "                       synchronous, stats_interval)\n"
+            "  --config.check       validate the configuration, print \"configuration OK\"\n"
+            "  --listen ENDPOINT    where agents connect (default tcp://*:5555)\n"
+            "  --database FILE      SQLite file (default /var/lib/faultline/faultline.db)\n");
+}
+
+static void collector_log_stats(const struct ingest_counters *c)
+{
+    uint64_t rejected = 0;
+    for (int i = 1; i < WIRE_NSTATUS; i++)
+        rejected += c->rejected[i];
+    log_info("stats: messages=%llu stored=%llu duplicate=%llu batches=%llu gaps=%llu "
+             "rejected=%llu commit_failures=%llu",
+             (unsigned long long)c->messages, (unsigned long long)c->results_stored,
+             (unsigned long long)c->results_duplicate, (unsigned long long)c->batches,
+             (unsigned long long)c->gaps, (unsigned long long)rejected,
+             (unsigned long long)c->commit_failures);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LISTEN, OPT_DB, OPT_LEVEL, OPT_FORMAT, OPT_VERSION };
+    static const struct option opts[] = {
+        {"config.file", required_argument, NULL, OPT_CONFIG},
+        {"config.check", no_argument, NULL, OPT_CHECK},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"database", required_argument, NULL, OPT_DB},
+        {"log.level", required_argument, NULL, OPT_LEVEL},
+        {"log.format", required_argument, NULL, OPT_FORMAT},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_file = NULL, *listen = NULL, *database = NULL;
+    int check = 0, opt;
+    enum fl_log_level level = FL_LOG_INFO;
+    enum fl_log_format format = FL_LOG_LOGFMT;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_CONFIG: config_file = optarg; break;
+        case OPT_CHECK: check = 1; break;
+        case OPT_LISTEN: listen = optarg; break;
+        case OPT_DB: database = optarg; break;
+        case OPT_LEVEL:
+            if (log_parse_level(optarg, &level)) {
+                fprintf(stderr, "faultline-collector: --log.level: '%s' is not debug, info, warn or error\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_FORMAT:
+            if (log_parse_format(optarg, &format)) {
+                fprintf(stderr, "faultline-collector: --log.format: '%s' is not logfmt or json\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_VERSION: printf("faultline-collector %s\n", FL_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "faultline-collector: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    log_setup(level, format);
+
+    struct collector_config cfg;
+    collector_config_defaults(&cfg);
+    char err[4096];
+    if (config_file && collector_config_load(config_file, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s", err);
+        if (err[0] && err[strlen(err) - 1] != '\n')
+            fputc('\n', stderr);
+        collector_config_free(&cfg);
+        return 1;
+    }
+    if (listen) {
+        free(cfg.listen);
+        cfg.listen = strdup(listen);
+    }
+    if (database) {
+        free(cfg.database);
+        cfg.database = strdup(database);
+    }
+    if (check) {
+        printf("configuration OK\n");
+        collector_config_free(&cfg);
+        return 0;
+    }
+
+    int rc = 1;
+    void *zctx = zmq_ctx_new();
+    void *sock = NULL;
+    struct ingest *in = NULL;
+    struct store_opts so = {.path = cfg.database, .sync_normal = cfg.sync_normal};
+    struct store *st = store_open(&so, err, sizeof err);
+    if (!st) {
+        log_error("cannot open the database: %s", err);
+        goto out;
+    }
+    sock = transport_collector_open(zctx, cfg.listen, err, sizeof err);
+    if (!sock) {
+        log_error("cannot listen: %s", err);
+        goto out;
+    }
+    in = ingest_new(sock, st);
+    if (!in)
+        goto out;
+
+    struct sigaction sa = {.sa_handler = collector_on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("faultline-collector %s listening on %s, database %s (synchronous=%s)", FL_VERSION,
+             cfg.listen, cfg.database, cfg.sync_normal ? "normal" : "full");
+
+    uint64_t next_stats = time_mono_ns() + (uint64_t)cfg.stats_interval_us * 1000;
+    int backoff_ms = 0;
+    while (!collector_stop) {
+        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+        /* After a store failure (disk full, lock) wait before taking more
+         * messages: they would fail the same way.  Agents keep them. */
+        if (backoff_ms)
+            zmq_poll(NULL, 0, backoff_ms);
+        int n = zmq_poll(&item, 1, 1000);
+        if (n < 0 && errno != EINTR) {
+            log_error("zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (n > 0 && (item.revents & ZMQ_POLLIN)) {
+            if (ingest_drain(in, 512) < 0)
+                backoff_ms = backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2) : 50;
+            else
+                backoff_ms = 0;
+        }
+        if (time_mono_ns() >= next_stats) {
+            collector_log_stats(ingest_counters(in));
+            next_stats = time_mono_ns() + (uint64_t)cfg.stats_interval_us * 1000;
+        }
+    }
+    collector_log_stats(ingest_counters(in));
+    log_info("faultline-collector stopping (signal %d)", (int)collector_stop);
+    rc = 0;
+out:
+    ingest_destroy(&in);
+    transport_close(&sock);
+    store_close(&st);
+    zmq_ctx_term(zctx);
+    collector_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* store: the collector's history.  One interface; SQLite is the embedded
+ * default (store_sqlite.c).
+ *
+ * Writers group work in a transaction (store_begin ... store_commit); the
+ * collector acknowledges results to agents only after store_commit()
+ * returned 0.  Inserts are idempotent on (agent, epoch, seq). */
+#ifndef FL_STORE_H
+#define FL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct store;
+
+struct store_opts {
+    const char *path;
+    int readonly;     /* the CLI: open an existing database, never write */
+    int sync_normal;  /* synchronous=NORMAL instead of FULL (not power-loss safe) */
+};
+
+/* Open (creating schema when writable).  NULL with a reason in ERR. */
+struct store *store_open(const struct store_opts *opts, char *err, size_t errlen);
+void store_close(struct store **st);
+
+/* Last SQLite error text, for logs. */
+const char *store_errmsg(struct store *st);
+
+/* Transactions (BEGIN IMMEDIATE).  0 or -1. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* The id of agent NAME, created on first sight.  -1 on error. */
+int64_t store_agent_id(struct store *st, const char *name);
+
+/* Record what an agent said about itself.  LABELS_JSON may be NULL. */
+int store_agent_seen(struct store *st, int64_t agent, const char *version, const char *labels_json,
+                     int64_t now_us);
+int store_agent_heartbeat(struct store *st, int64_t agent, uint64_t spool_depth, uint64_t dropped,
+                          int64_t clock_offset_us, int64_t now_us);
+
+/* Highest seq such that every seq up to it is stored, for (agent, epoch);
+ * 0 for a stream never seen. */
+int store_committed(struct store *st, int64_t agent, uint64_t epoch, uint64_t *committed);
+
+/* Store N contiguous results of one stream; move the stream's committed
+ * mark when they continue it.  *INSERTED counts new rows (the rest were
+ * duplicates); *COMMITTED gets the stream's mark.  0 or -1. */
+int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result *const *results,
+                      size_t n, size_t *inserted, uint64_t *committed);
+
+/* Record seqs FROM..TO that the agent will never send, and move the mark
+ * past them when they continue it. */
+int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from, uint64_t to,
+                  const char *reason, int64_t now_us, uint64_t *committed);
+
+/* ---- queries ---------------------------------------------------------- */
+
+struct store_filter {
+    const char *agent;   /* exact name, or NULL */
+    const char *target;  /* exact target name, or NULL */
+    int probe;           /* Faultline__ProbeType, 0 for any */
+    int status;          /* Faultline__Status, 0 for any; -1 for "not ok" */
+    int64_t since_us;    /* 0: no bound */
+    int64_t until_us;    /* 0: no bound */
+    int64_t limit;       /* 0: no limit */
+};
+
+struct store_result_row {
+    const char *agent;
+    uint64_t epoch, seq;
+    int64_t ts_us;
+    int probe, status;
+    const char *target, *address, *message;
+    uint32_t duration_us, fault_code;
+    const void *detail; /* packed Result holding only the detail */
+    size_t detail_len;
+};
+
+struct store_agent_row {
+    const char *name, *version, *labels_json;
+    int64_t first_seen_us, last_seen_us, last_heartbeat_us, clock_offset_us;
+    uint64_t spool_depth, dropped, results, gaps_missing;
+};
+
+/* Call FN for each matching row, newest first; FN returns nonzero to stop.
+ * 0 or -1. */
+int store_query_results(struct store *st, const struct store_filter *f,
+                        int (*fn)(void *ctx, const struct store_result_row *row), void *ctx);
+int store_query_agents(struct store *st,
+                       int (*fn)(void *ctx, const struct store_agent_row *row), void *ctx);
+
+#endif

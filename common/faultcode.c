@@ -1,0 +1,157 @@
+#include "faultcode.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fault_sub {
+    unsigned category, subcategory;
+    const char *name;
+};
+
+struct fault_err {
+    uint16_t code; /* with its default severity */
+    const char *name;
+    const char *meaning;
+};
+
+static const char *const fault_categories[16] = {
+    [0x1] = "agent", [0x2] = "dns", [0x3] = "network", [0x4] = "application",
+    [0x5] = "collector",
+};
+
+static const struct fault_sub fault_subs[] = {
+    {0x1, 0x1, "probe"},
+    {0x1, 0x2, "delivery"},
+    {0x2, 0x1, "resolution"},
+    {0x3, 0x1, "reachability"},
+    {0x3, 0x7, "transport"},
+};
+
+static const struct fault_err fault_errors[] = {
+    {FL_FAULT_PROBE_PERMISSION, "permission denied",
+     "the agent may not open the socket the probe needs (CAP_NET_RAW, ping_group_range)"},
+    {FL_FAULT_PROBE_RESOURCE, "resource exhausted",
+     "out of file descriptors, memory or ports on the agent host"},
+    {FL_FAULT_PROBE_INTERNAL, "internal error", "the probe failed for a reason of its own"},
+    {FL_FAULT_OUTBOX_DROPPED, "results dropped",
+     "the outbox was full and the oldest results were dropped (a Gap says which)"},
+    {FL_FAULT_RESOLVE_NXDOMAIN, "name not found",
+     "the target's name does not exist (NXDOMAIN or no such host)"},
+    {FL_FAULT_RESOLVE_TEMPFAIL, "resolver failure",
+     "the system resolver failed or timed out (SERVFAIL, no server reachable)"},
+    {FL_FAULT_RESOLVE_NOFAMILY, "no address of the family",
+     "the name exists but has no address of the requested family"},
+    {FL_FAULT_ICMP_NO_REPLY, "no reply", "every echo request went unanswered"},
+    {FL_FAULT_ICMP_LOSS, "packet loss", "some echo requests went unanswered"},
+    {FL_FAULT_ICMP_UNREACHABLE, "destination unreachable",
+     "a router or the target answered with ICMP destination unreachable"},
+    {FL_FAULT_ICMP_HIGH_RTT, "high round-trip time", "rtt above the configured threshold"},
+    {FL_FAULT_TCP_REFUSED, "connection refused", "the target answered the SYN with a RST"},
+    {FL_FAULT_TCP_TIMEOUT, "connect timeout", "no answer to the SYN within the timeout"},
+    {FL_FAULT_TCP_HOST_UNREACH, "host unreachable",
+     "ICMP host unreachable or administratively prohibited"},
+    {FL_FAULT_TCP_NET_UNREACH, "network unreachable", "no route, or ICMP network unreachable"},
+    {FL_FAULT_TCP_RESET, "connection reset", "the connection was reset"},
+    {FL_FAULT_TCP_ERROR, "transport error", "another local error on connect"},
+};
+
+#define FAULT_N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *fault__severity_name(unsigned sev)
+{
+    if (sev >= 12)
+        return "critical";
+    if (sev >= 8)
+        return "high";
+    if (sev >= 4)
+        return "warning";
+    return "info";
+}
+
+static const char *fault__level(unsigned sev)
+{
+    if (sev >= 12)
+        return "L1";
+    if (sev >= 8)
+        return "L2";
+    if (sev >= 4)
+        return "L3";
+    return "-";
+}
+
+int fault_decode(uint32_t code, struct fl_fault_info *out)
+{
+    if (code > 0xffff)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->category = (code >> 12) & 0xf;
+    out->subcategory = (code >> 8) & 0xf;
+    out->severity = (code >> 4) & 0xf;
+    out->error = code & 0xf;
+    out->severity_name = fault__severity_name(out->severity);
+    out->level = fault__level(out->severity);
+    out->category_name = fault_categories[out->category];
+    for (size_t i = 0; i < FAULT_N(fault_subs); i++)
+        if (fault_subs[i].category == out->category &&
+            fault_subs[i].subcategory == out->subcategory)
+            out->subcategory_name = fault_subs[i].name;
+    /* The error is named by (category, subcategory, error); the severity
+     * in the table is only the default a probe reports. */
+    for (size_t i = 0; i < FAULT_N(fault_errors); i++)
+        if ((fault_errors[i].code & 0xff0f) == (code & 0xff0f))
+            out->error_name = fault_errors[i].name;
+    int known = out->category_name && out->subcategory_name && out->error_name;
+    if (!out->category_name)
+        out->category_name = "unknown";
+    if (!out->subcategory_name)
+        out->subcategory_name = "unknown";
+    if (!out->error_name)
+        out->error_name = "unknown";
+    return known ? 0 : 1;
+}
+
+int fault_parse(const char *s, uint16_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 0);
+    if (errno || *end || v > 0xffff || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+void fault_format(uint16_t code, char *buf, size_t len)
+{
+    struct fl_fault_info fi;
+    fault_decode(code, &fi);
+    snprintf(buf, len, "0x%04x %s/%s %s(%u): %s", code, fi.category_name,
+             fi.subcategory_name, fi.severity_name, fi.severity, fi.error_name);
+}
+
+void fault_table_markdown(FILE *f)
+{
+    fputs("# Fault codes\n\n"
+          "Every fault faultline reports carries a 16-bit code:\n\n"
+          "| bits | field |\n|---|---|\n"
+          "| 15-12 | category |\n| 11-8 | subcategory |\n"
+          "| 7-4 | severity, 0-15 |\n| 3-0 | specific error |\n\n"
+          "Severity bands: 12-15 critical (L1), 8-11 high (L2), 4-7 warning (L3), 0-3 info.\n"
+          "The severity in the table is the default a probe reports; the error is named by\n"
+          "category, subcategory and error alone.  `faultline decode 0x3795` explains a code;\n"
+          "this page is the output of `faultline decode --table`.\n\n"
+          "| code | category | subcategory | severity | error | meaning |\n"
+          "|---|---|---|---|---|---|\n",
+          f);
+    for (size_t i = 0; i < FAULT_N(fault_errors); i++) {
+        struct fl_fault_info fi;
+        fault_decode(fault_errors[i].code, &fi);
+        fprintf(f, "| `0x%04x` | 0x%x %s | 0x%x %s | %u %s (%s) | 0x%x %s | %s |\n",
+                fault_errors[i].code, fi.category, fi.category_name, fi.subcategory,
+                fi.subcategory_name, fi.severity, fi.severity_name, fi.level, fi.error,
+                fi.error_name, fault_errors[i].meaning);
+    }
+}

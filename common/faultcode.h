@@ -1,0 +1,66 @@
+/* faultcode: the one table of 16-bit fault codes.
+ *
+ *   bits 15-12 category, 11-8 subcategory, 7-4 severity (0-15), 3-0 error
+ *
+ * 0x3795 = network / transport / severity 9 (high) / connection reset.
+ * docs/fault-codes.md is generated from this table (`faultline decode
+ * --table`), and a unit test keeps the two equal. */
+#ifndef FL_FAULTCODE_H
+#define FL_FAULTCODE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define FL_FAULT(cat, sub, sev, err) \
+    ((uint16_t)(((cat) << 12) | ((sub) << 8) | ((sev) << 4) | (err)))
+
+enum fl_fault {
+    FL_FAULT_NONE = 0,
+    /* agent: the probe could not run on this host */
+    FL_FAULT_PROBE_PERMISSION = FL_FAULT(0x1, 0x1, 7, 0x1),
+    FL_FAULT_PROBE_RESOURCE = FL_FAULT(0x1, 0x1, 7, 0x2),
+    FL_FAULT_PROBE_INTERNAL = FL_FAULT(0x1, 0x1, 7, 0x3),
+    /* agent: delivery to the collector */
+    FL_FAULT_OUTBOX_DROPPED = FL_FAULT(0x1, 0x2, 8, 0x1),
+    /* dns: resolving the target's name through the system resolver */
+    FL_FAULT_RESOLVE_NXDOMAIN = FL_FAULT(0x2, 0x1, 9, 0x1),
+    FL_FAULT_RESOLVE_TEMPFAIL = FL_FAULT(0x2, 0x1, 9, 0x2),
+    FL_FAULT_RESOLVE_NOFAMILY = FL_FAULT(0x2, 0x1, 6, 0x3),
+    /* network: reachability (ICMP echo) */
+    FL_FAULT_ICMP_NO_REPLY = FL_FAULT(0x3, 0x1, 10, 0x1),
+    FL_FAULT_ICMP_LOSS = FL_FAULT(0x3, 0x1, 6, 0x2),
+    FL_FAULT_ICMP_UNREACHABLE = FL_FAULT(0x3, 0x1, 10, 0x3),
+    FL_FAULT_ICMP_HIGH_RTT = FL_FAULT(0x3, 0x1, 5, 0x4),
+    /* network: transport (TCP connect) */
+    FL_FAULT_TCP_REFUSED = FL_FAULT(0x3, 0x7, 9, 0x1),
+    FL_FAULT_TCP_TIMEOUT = FL_FAULT(0x3, 0x7, 9, 0x2),
+    FL_FAULT_TCP_HOST_UNREACH = FL_FAULT(0x3, 0x7, 10, 0x3),
+    FL_FAULT_TCP_NET_UNREACH = FL_FAULT(0x3, 0x7, 10, 0x4),
+    FL_FAULT_TCP_RESET = FL_FAULT(0x3, 0x7, 9, 0x5),
+    FL_FAULT_TCP_ERROR = FL_FAULT(0x3, 0x7, 8, 0x6),
+};
+
+struct fl_fault_info {
+    unsigned category, subcategory, severity, error;
+    const char *category_name;    /* "unknown" when not in the table */
+    const char *subcategory_name; /* "unknown" when not in the table */
+    const char *error_name;       /* "unknown" when not in the table */
+    const char *severity_name;    /* info, warning, high, critical */
+    const char *level;            /* L1 (critical), L2 (high), L3 (warning), "-" */
+};
+
+/* Split CODE into its fields and name each one.  Returns 0 when every part
+ * is in the table, 1 when some part is unknown (fields still filled), -1
+ * when CODE does not fit in 16 bits. */
+int fault_decode(uint32_t code, struct fl_fault_info *out);
+
+/* Parse "0x3795", "3795h"-free hex with 0x, or decimal.  0 or -1. */
+int fault_parse(const char *s, uint16_t *out);
+
+/* One line: "0x3795 network/transport high(9): connection reset". */
+void fault_format(uint16_t code, char *buf, size_t len);
+
+/* Write the whole table as the Markdown of docs/fault-codes.md. */
+void fault_table_markdown(FILE *f);
+
+#endif

@@ -1,0 +1,123 @@
+#include "resultfmt.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "faultcode.h"
+#include "timeutil.h"
+
+static const char *const resultfmt_probes[] = {"?",   "icmp",  "tcp",     "http", "dns",
+                                               "mtu", "trace", "capture", "host"};
+static const char *const resultfmt_statuses[] = {"?", "ok", "fail", "error"};
+static const char *const resultfmt_tcp[] = {"?", "connected", "refused", "timeout",
+                                            "unreachable", "reset", "error"};
+
+const char *resultfmt_probe_name(int probe)
+{
+    return probe >= 0 && probe < 9 ? resultfmt_probes[probe] : "?";
+}
+
+const char *resultfmt_status_name(int status)
+{
+    return status >= 0 && status < 4 ? resultfmt_statuses[status] : "?";
+}
+
+int resultfmt_probe_parse(const char *s)
+{
+    for (int i = 1; i < 9; i++)
+        if (strcmp(s, resultfmt_probes[i]) == 0)
+            return i;
+    return 0;
+}
+
+int resultfmt_status_parse(const char *s)
+{
+    for (int i = 1; i < 4; i++)
+        if (strcmp(s, resultfmt_statuses[i]) == 0)
+            return i;
+    return 0;
+}
+
+static const char *resultfmt__tcp_outcome(int o)
+{
+    return o >= 0 && o < 7 ? resultfmt_tcp[o] : "?";
+}
+
+void resultfmt_detail_text(const fl_result *r, char *buf, size_t len)
+{
+    buf[0] = 0;
+    switch (r->detail_case) {
+    case FAULTLINE__RESULT__DETAIL_ICMP: {
+        const Faultline__IcmpDetail *d = r->icmp;
+        double loss = d->sent ? 100.0 * (d->sent - d->received) / d->sent : 0;
+        int n = snprintf(buf, len, "sent=%u received=%u loss=%.0f%%", d->sent, d->received, loss);
+        if (d->received && n > 0 && (size_t)n < len)
+            snprintf(buf + n, len - (size_t)n, " rtt=%.3f/%.3f/%.3f/%.3fms",
+                     d->rtt_min_us / 1000.0, d->rtt_avg_us / 1000.0, d->rtt_max_us / 1000.0,
+                     d->rtt_stddev_us / 1000.0);
+        break;
+    }
+    case FAULTLINE__RESULT__DETAIL_TCP: {
+        const Faultline__TcpDetail *d = r->tcp;
+        snprintf(buf, len, "port=%u %s in %.3fms attempts=%u", d->port,
+                 resultfmt__tcp_outcome(d->outcome), d->connect_us / 1000.0, d->attempts);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+json_t *resultfmt_detail_json(const fl_result *r)
+{
+    switch (r->detail_case) {
+    case FAULTLINE__RESULT__DETAIL_ICMP: {
+        const Faultline__IcmpDetail *d = r->icmp;
+        json_t *o = json_pack("{s:I, s:I, s:f, s:b, s:I}", "sent", (json_int_t)d->sent,
+                              "received", (json_int_t)d->received, "loss",
+                              d->sent ? (double)(d->sent - d->received) / d->sent : 0.0,
+                              "raw_socket", (int)d->raw_socket, "unreachable",
+                              (json_int_t)d->unreachable);
+        if (d->received)
+            json_object_update_new(
+                o, json_pack("{s:f, s:f, s:f, s:f}", "rtt_min_ms", d->rtt_min_us / 1000.0,
+                             "rtt_avg_ms", d->rtt_avg_us / 1000.0, "rtt_max_ms",
+                             d->rtt_max_us / 1000.0, "rtt_stddev_ms", d->rtt_stddev_us / 1000.0));
+        return o;
+    }
+    case FAULTLINE__RESULT__DETAIL_TCP: {
+        const Faultline__TcpDetail *d = r->tcp;
+        return json_pack("{s:I, s:s, s:f, s:I, s:I}", "port", (json_int_t)d->port, "outcome",
+                         resultfmt__tcp_outcome(d->outcome), "connect_ms", d->connect_us / 1000.0,
+                         "errno", (json_int_t)d->error, "attempts", (json_int_t)d->attempts);
+    }
+    default:
+        return NULL;
+    }
+}
+
+json_t *resultfmt_json(const fl_result *r)
+{
+    char when[40], fault[16];
+    time_format_us(r->start_us, when, sizeof when);
+    snprintf(fault, sizeof fault, "0x%04x", r->fault_code);
+    json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:f, s:s}", "agent",
+                          r->agent ? r->agent : "", "seq", (json_int_t)r->seq, "probe",
+                          resultfmt_probe_name(r->probe), "target", r->target ? r->target : "",
+                          "address", r->address ? r->address : "", "time", when, "start_us",
+                          (json_int_t)r->start_us, "duration_ms", r->duration_us / 1000.0,
+                          "status", resultfmt_status_name(r->status));
+    json_object_set_new(o, "fault_code", json_string(fault));
+    if (r->fault_code) {
+        struct fl_fault_info fi;
+        fault_decode(r->fault_code, &fi);
+        json_object_set_new(o, "fault", json_string(fi.error_name));
+        json_object_set_new(o, "severity", json_integer(fi.severity));
+    }
+    if (r->message && r->message[0])
+        json_object_set_new(o, "message", json_string(r->message));
+    json_t *d = resultfmt_detail_json(r);
+    if (d)
+        json_object_set_new(o, resultfmt_probe_name(r->probe), d);
+    return o;
+}
