@@ -257,7 +257,10 @@ static void sched__on_timer(uv_timer_t *t)
 {
     struct sched_job *j = t->data;
     sched__run(j);
+    /* libuv's clock is cached per loop iteration, so the timer may fire a
+     * hair before the slot's wall-clock time: step at least one slot. */
     int64_t now = time_now_us();
+    j->next_us += j->interval_us;
     while (j->next_us <= now)
         j->next_us += j->interval_us;
     uv_timer_start(&j->timer, sched__on_timer, (uint64_t)(j->next_us - now + 999) / 1000, 0);

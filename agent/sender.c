@@ -72,8 +72,9 @@ static void sender__hello(struct sender *s, uint64_t now)
     fl_envelope env = FAULTLINE__ENVELOPE__INIT;
     env.body_case = FAULTLINE__ENVELOPE__BODY_HELLO;
     env.hello = &h;
-    s->last_hello_ns = now;
-    sender__send(s, &env);
+    /* Not connected yet (ZMQ_IMMEDIATE refuses): try again next tick. */
+    if (sender__send(s, &env) == 0)
+        s->last_hello_ns = now;
 }
 
 static void sender__heartbeat(struct sender *s, uint64_t now)

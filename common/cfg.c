@@ -14,6 +14,7 @@
 
 struct cfg {
     char *name;
+    char *text; /* the document refers into it: kept for its lifetime */
     struct fy_document *doc;
     char *errors; /* "file:line:col: msg\n" ... */
     size_t errors_len;
@@ -47,11 +48,13 @@ struct cfg *cfg_open_buffer(const char *name, const char *text, size_t len, char
                             size_t errlen)
 {
     struct cfg *c = calloc(1, sizeof *c);
-    if (!c || !(c->name = strdup(name))) {
+    if (!c || !(c->name = strdup(name)) || !(c->text = malloc(len + 1))) {
         snprintf(err, errlen, "%s: out of memory", name);
-        free(c);
+        cfg_close(&c);
         return NULL;
     }
+    memcpy(c->text, text, len);
+    c->text[len] = 0;
     /* Collect the parser's diagnostics instead of letting it print them,
      * so they come out in our one format. */
     struct fy_diag_cfg dcfg;
@@ -62,7 +65,7 @@ struct cfg *cfg_open_buffer(const char *name, const char *text, size_t len, char
     if (diag)
         fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
-    c->doc = fy_document_build_from_string(&pcfg, text, len);
+    c->doc = fy_document_build_from_string(&pcfg, c->text, len);
     if (!c->doc) {
         void *iter = NULL;
         struct fy_diag_error *e;
@@ -128,6 +131,7 @@ void cfg_close(struct cfg **pc)
     if (c->doc)
         fy_document_destroy(c->doc);
     free(c->errors);
+    free(c->text);
     free(c->name);
     free(c);
     *pc = NULL;

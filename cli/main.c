@@ -1,0 +1,327 @@
+/* faultline: query the fault history and explain fault codes.
+ *
+ *   faultline [--database FILE] results [filters] [--json]
+ *   faultline [--database FILE] agents [--json]
+ *   faultline decode CODE [--json] | decode --table
+ *
+ * Commands are looked up in a table; each parses its own options. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faultcode.h"
+#include "resultfmt.h"
+#include "store.h"
+#include "timeutil.h"
+
+#define CLI_DEFAULT_DB "/var/lib/faultline/faultline.db"
+
+struct cli {
+    const char *database;
+    int json;
+};
+
+static void cli_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: faultline [--database FILE] COMMAND [OPTIONS]\n"
+            "\n"
+            "commands:\n"
+            "  results   stored probe results, newest first\n"
+            "            --agent NAME --target NAME --probe TYPE --status ok|fail|error|notok\n"
+            "            --since WHEN --until WHEN --limit N (default 50, 0 = all) --json\n"
+            "            WHEN: 10m (ago), 2026-11-22T10:00:00Z, @UNIXSECONDS\n"
+            "  agents    agents seen: last seen, version, labels, outbox depth --json\n"
+            "  decode    explain a fault code: decode 0x3795 [--json]; decode --table\n"
+            "\n"
+            "--database defaults to $FAULTLINE_DB, then %s\n",
+            CLI_DEFAULT_DB);
+}
+
+static struct store *cli_open(const struct cli *c)
+{
+    char err[512];
+    struct store_opts so = {.path = c->database, .readonly = 1};
+    struct store *st = store_open(&so, err, sizeof err);
+    if (!st)
+        fprintf(stderr, "faultline: cannot open the database: %s\n", err);
+    return st;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+struct results_ctx {
+    int json;
+    size_t rows;
+};
+
+static int results_row(void *ctx, const struct store_result_row *row)
+{
+    struct results_ctx *rc = ctx;
+    Faultline__Result *d = row->detail_len
+                               ? faultline__result__unpack(NULL, row->detail_len, row->detail)
+                               : NULL;
+    Faultline__Result r = FAULTLINE__RESULT__INIT;
+    if (d) {
+        r.detail_case = d->detail_case;
+        r.icmp = d->icmp; /* shares the oneof's storage */
+    }
+    r.agent = (char *)(uintptr_t)row->agent;
+    r.seq = row->seq;
+    r.probe = (Faultline__ProbeType)row->probe;
+    r.target = (char *)(uintptr_t)row->target;
+    r.address = (char *)(uintptr_t)row->address;
+    r.start_us = row->ts_us;
+    r.duration_us = row->duration_us;
+    r.status = (Faultline__Status)row->status;
+    r.fault_code = row->fault_code;
+    r.message = (char *)(uintptr_t)(row->message ? row->message : "");
+    if (rc->json) {
+        json_t *o = resultfmt_json(&r);
+        json_object_set_new(o, "epoch", json_integer((json_int_t)row->epoch));
+        json_dumpf(o, stdout, FL_JSON_FLAGS);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        char when[40], detail[200];
+        time_format_us(row->ts_us, when, sizeof when);
+        resultfmt_detail_text(&r, detail, sizeof detail);
+        if (rc->rows == 0)
+            printf("%-24s %-12s %-5s %-26s %-22s %-6s %6s  %-6s %s\n", "TIME", "AGENT", "PROBE",
+                   "TARGET", "ADDRESS", "STATUS", "MS", "FAULT", "DETAIL");
+        char fault[12] = "-";
+        if (row->fault_code)
+            snprintf(fault, sizeof fault, "0x%04x", row->fault_code);
+        printf("%-24s %-12s %-5s %-26s %-22s %-6s %6.1f  %-6s %s%s%s\n", when, row->agent,
+               resultfmt_probe_name(row->probe), row->target,
+               row->address[0] ? row->address : "-", resultfmt_status_name(row->status),
+               row->duration_us / 1000.0, fault, detail,
+               row->message && row->message[0] ? (detail[0] ? " | " : "") : "",
+               row->message ? row->message : "");
+    }
+    rc->rows++;
+    if (d)
+        faultline__result__free_unpacked(d, NULL);
+    return 0;
+}
+
+static int cmd_results(struct cli *c, int argc, char **argv)
+{
+    enum { O_AGENT = 256, O_TARGET, O_PROBE, O_STATUS, O_SINCE, O_UNTIL, O_LIMIT, O_JSON };
+    static const struct option opts[] = {
+        {"agent", required_argument, NULL, O_AGENT},   {"target", required_argument, NULL, O_TARGET},
+        {"probe", required_argument, NULL, O_PROBE},   {"status", required_argument, NULL, O_STATUS},
+        {"since", required_argument, NULL, O_SINCE},   {"until", required_argument, NULL, O_UNTIL},
+        {"limit", required_argument, NULL, O_LIMIT},   {"json", no_argument, NULL, O_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    struct store_filter f = {.limit = 50};
+    int64_t now = time_now_us();
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case O_AGENT: f.agent = optarg; break;
+        case O_TARGET: f.target = optarg; break;
+        case O_PROBE:
+            if (!(f.probe = resultfmt_probe_parse(optarg))) {
+                fprintf(stderr, "faultline results: --probe: unknown probe '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_STATUS:
+            if (strcmp(optarg, "notok") == 0)
+                f.status = -1;
+            else if (!(f.status = resultfmt_status_parse(optarg))) {
+                fprintf(stderr, "faultline results: --status: '%s' is not ok, fail, error or notok\n", optarg);
+                return 2;
+            }
+            break;
+        case O_SINCE:
+        case O_UNTIL:
+            if (time_parse_point(optarg, now, opt == O_SINCE ? &f.since_us : &f.until_us)) {
+                fprintf(stderr, "faultline results: --%s: '%s' is not a time (10m, 2026-11-22T10:00:00Z, @1763800000)\n",
+                        opt == O_SINCE ? "since" : "until", optarg);
+                return 2;
+            }
+            break;
+        case O_LIMIT:
+            f.limit = strtoll(optarg, &end, 10);
+            if (*end || end == optarg || f.limit < 0) {
+                fprintf(stderr, "faultline results: --limit: '%s' is not a count\n", optarg);
+                return 2;
+            }
+            break;
+        case O_JSON: c->json = 1; break;
+        default: return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "faultline results: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    struct store *st = cli_open(c);
+    if (!st)
+        return 1;
+    struct results_ctx rc = {.json = c->json};
+    int err = store_query_results(st, &f, results_row, &rc);
+    if (err)
+        fprintf(stderr, "faultline results: query failed: %s\n", store_errmsg(st));
+    else if (!c->json && rc.rows == 0)
+        printf("no results match\n");
+    store_close(&st);
+    return err ? 1 : 0;
+}
+
+/* ---- agents ----------------------------------------------------------------- */
+
+static int agents_row(void *ctx, const struct store_agent_row *row)
+{
+    struct results_ctx *rc = ctx;
+    char seen[40], first[40];
+    time_format_us(row->last_seen_us, seen, sizeof seen);
+    time_format_us(row->first_seen_us, first, sizeof first);
+    if (rc->json) {
+        json_error_t jerr;
+        json_t *labels = json_loads(row->labels_json, 0, &jerr);
+        json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:f}", "name",
+                              row->name, "version", row->version, "labels",
+                              labels ? labels : json_object(), "first_seen", first, "last_seen",
+                              seen, "last_seen_ago_s",
+                              (time_now_us() - row->last_seen_us) / 1e6, "outbox_depth",
+                              (json_int_t)row->spool_depth, "dropped", (json_int_t)row->dropped,
+                              "results", (json_int_t)row->results, "missing",
+                              (json_int_t)row->gaps_missing, "clock_offset_ms",
+                              row->clock_offset_us / 1000.0);
+        json_dumpf(o, stdout, FL_JSON_FLAGS);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        if (rc->rows == 0)
+            printf("%-14s %-8s %-24s %8s %8s %10s %8s  %s\n", "AGENT", "VERSION", "LAST SEEN",
+                   "AGO", "OUTBOX", "RESULTS", "MISSING", "LABELS");
+        printf("%-14s %-8s %-24s %7.1fs %8llu %10llu %8llu  %s\n", row->name, row->version,
+               seen, (time_now_us() - row->last_seen_us) / 1e6,
+               (unsigned long long)row->spool_depth, (unsigned long long)row->results,
+               (unsigned long long)row->gaps_missing, row->labels_json);
+    }
+    rc->rows++;
+    return 0;
+}
+
+static int cmd_agents(struct cli *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            c->json = 1;
+        } else {
+            fprintf(stderr, "faultline agents: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    struct store *st = cli_open(c);
+    if (!st)
+        return 1;
+    struct results_ctx rc = {.json = c->json};
+    int err = store_query_agents(st, agents_row, &rc);
+    if (err)
+        fprintf(stderr, "faultline agents: query failed: %s\n", store_errmsg(st));
+    else if (!c->json && rc.rows == 0)
+        printf("no agents have reported yet\n");
+    store_close(&st);
+    return err ? 1 : 0;
+}
+
+/* ---- decode ----------------------------------------------------------------- */
+
+static int cmd_decode(struct cli *c, int argc, char **argv)
+{
+    const char *code_s = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            c->json = 1;
+        else if (strcmp(argv[i], "--table") == 0) {
+            fault_table_markdown(stdout);
+            return 0;
+        } else if (!code_s)
+            code_s = argv[i];
+        else {
+            fprintf(stderr, "faultline decode: one code at a time\n");
+            return 2;
+        }
+    }
+    uint16_t code;
+    if (!code_s || fault_parse(code_s, &code) != 0) {
+        fprintf(stderr, "faultline decode: '%s' is not a 16-bit code (like 0x3795)\n",
+                code_s ? code_s : "");
+        return 2;
+    }
+    struct fl_fault_info fi;
+    int known = fault_decode(code, &fi) == 0;
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:i, s:s, s:i, s:s, s:i, s:s, s:s, s:i, s:s, s:b}", "code",
+                              code_s, "category", (int)fi.category, "category_name",
+                              fi.category_name, "subcategory", (int)fi.subcategory,
+                              "subcategory_name", fi.subcategory_name, "severity",
+                              (int)fi.severity, "severity_name", fi.severity_name, "level",
+                              fi.level, "error", (int)fi.error, "error_name", fi.error_name,
+                              "known", known);
+        json_dumpf(o, stdout, FL_JSON_FLAGS);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        printf("0x%04x\n", code);
+        printf("  category    0x%x %s\n", fi.category, fi.category_name);
+        printf("  subcategory 0x%x %s\n", fi.subcategory, fi.subcategory_name);
+        printf("  severity    %u %s (%s)\n", fi.severity, fi.severity_name, fi.level);
+        printf("  error       0x%x %s\n", fi.error, fi.error_name);
+    }
+    return known ? 0 : 1;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(struct cli *c, int argc, char **argv);
+} cli_commands[] = {
+    {"results", cmd_results},
+    {"agents", cmd_agents},
+    {"decode", cmd_decode},
+};
+
+int main(int argc, char **argv)
+{
+    struct cli c = {.database = getenv("FAULTLINE_DB")};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--database") == 0 && i + 1 < argc)
+            c.database = argv[++i];
+        else if (strncmp(argv[i], "--database=", 11) == 0)
+            c.database = argv[i] + 11;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("faultline %s\n", FL_VERSION);
+            return 0;
+        } else {
+            fprintf(stderr, "faultline: unknown option '%s'\n", argv[i]);
+            cli_usage(stderr);
+            return 2;
+        }
+    }
+    if (!c.database || !c.database[0])
+        c.database = CLI_DEFAULT_DB;
+    if (i >= argc) {
+        cli_usage(stderr);
+        return 2;
+    }
+    for (size_t k = 0; k < sizeof cli_commands / sizeof cli_commands[0]; k++)
+        if (strcmp(argv[i], cli_commands[k].name) == 0)
+            return cli_commands[k].run(&c, argc - i, argv + i);
+    fprintf(stderr, "faultline: unknown command '%s'\n", argv[i]);
+    cli_usage(stderr);
+    return 2;
+}
