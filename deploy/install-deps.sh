@@ -11,7 +11,7 @@ build_pkgs=(cmake make gcc pkg-config
     libpcap-dev libsqlite3-dev libcmocka-dev libuv1-dev libfyaml-dev libjansson-dev)
 # The lab and the integration tests: real kernel networking, real servers and
 # the reference tools the probes are compared against.
-test_pkgs=(iproute2 nftables iputils-ping iputils-tracepath dnsutils curl
+test_pkgs=(iproute2 nftables iptables libnetfilter-queue-dev iputils-ping iputils-tracepath dnsutils curl
     nginx-light unbound sqlite3 procps psmisc)
 bench_pkgs=(prometheus-blackbox-exporter)
 
