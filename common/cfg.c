@@ -66,6 +66,9 @@ struct cfg *cfg_open_buffer(const char *name, const char *text, size_t len, char
         fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
     c->doc = fy_document_build_from_string(&pcfg, c->text, len);
+    void *probe = NULL;
+    if (!c->doc && diag && !fy_diag_errors_iterate(diag, &probe))
+        c->doc = fy_document_create(&pcfg); /* no document at all: an empty one */
     if (!c->doc) {
         void *iter = NULL;
         struct fy_diag_error *e;

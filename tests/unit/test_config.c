@@ -1,0 +1,197 @@
+/* Configuration errors name the file, line, column and key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "collector.h"
+#include "test_util.h"
+
+static const char good_config[] =
+    "agent:\n"
+    "  name: r1a1\n"
+    "  labels: {region: r1, role: edge}\n"
+    "collector:\n"
+    "  endpoint: tcp://127.0.0.1:5555\n"
+    "defaults: {interval: 5s, timeout: 1s, retries: 2}\n"
+    "checks:\n"
+    "  - probe: icmp\n"
+    "    targets: [web.lab.test, 10.77.100.2]\n"
+    "    count: 3\n"
+    "  - probe: tcp\n"
+    "    targets: web.lab.test\n"
+    "    port: 80\n"
+    "    interval: 10s\n"
+    "    family: ipv6\n";
+
+/* Load TEXT as an agent configuration; returns the error text ("" if ok). */
+static char *load(const char *text, struct agent_config *cfg)
+{
+    static char err[4096];
+    char *dir = test_tmpdir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/agent.yaml", dir);
+    test_write(path, text);
+    err[0] = 0;
+    int rc = agent_config_load(path, cfg, err, sizeof err);
+    /* Report the message relative to a fixed name, so tests can match it. */
+    static char rel[4096];
+    char *p = strstr(err, "agent.yaml");
+    snprintf(rel, sizeof rel, "%s", rc == 0 ? "" : p ? p : err);
+    test_rmdir(dir);
+    return rel;
+}
+
+static void good_config_loads(void **state)
+{
+    struct agent_config cfg;
+    char *err = load(good_config, &cfg);
+    assert_string_equal(err, "");
+    assert_string_equal(cfg.name, "r1a1");
+    assert_int_equal(cfg.nlabels, 2);
+    assert_string_equal(cfg.labels[0]->key, "region");
+    assert_int_equal(cfg.nchecks, 2);
+    assert_int_equal(cfg.checks[0].ntargets, 2);
+    assert_int_equal(cfg.checks[0].interval_us, 5000000); /* from defaults */
+    assert_int_equal(cfg.checks[0].retries, 2);
+    assert_int_equal(cfg.checks[1].interval_us, 10000000); /* its own */
+    assert_int_equal(cfg.checks[1].family, FAMILY_IPV6);
+    assert_ptr_equal(cfg.checks[1].ops, &probe_tcp_ops);
+    agent_config_free(&cfg);
+}
+
+static void expect_error(const char *text, const char *expected)
+{
+    struct agent_config cfg;
+    char *err = load(text, &cfg);
+    if (!strstr(err, expected))
+        fail_msg("expected \"%s\" in:\n%s", expected, err);
+}
+
+static void unknown_key_is_named_with_position(void **state)
+{
+    expect_error("collector: {endpoint: tcp://x:1}\n"
+                 "checks:\n"
+                 "  - probe: icmp\n"
+                 "    targets: [a]\n"
+                 "    cuont: 3\n",
+                 "agent.yaml:5:5: icmp check: unknown key 'cuont'");
+    expect_error("collectr: {endpoint: tcp://x:1}\n", "agent.yaml:1:1: configuration: unknown key 'collectr'");
+}
+
+static void wrong_type_and_range(void **state)
+{
+    const char *head = "collector: {endpoint: tcp://x:1}\nchecks:\n  - probe: tcp\n    targets: [a]\n";
+    char text[512];
+    snprintf(text, sizeof text, "%s    port: eighty\n", head);
+    expect_error(text, "agent.yaml:5:11: port: 'eighty' is not an integer");
+    snprintf(text, sizeof text, "%s    port: 70000\n", head);
+    expect_error(text, "agent.yaml:5:11: port: 70000 is out of range (1 to 65535)");
+    snprintf(text, sizeof text, "%s    port: 80\n    interval: soon\n", head);
+    expect_error(text, "agent.yaml:6:15: interval: 'soon' is not a duration");
+    snprintf(text, sizeof text, "%s    port: [80, 81]\n", head);
+    expect_error(text, "port: expected a single value");
+    snprintf(text, sizeof text, "%s", head);
+    expect_error(text, "tcp check: 'port' is required");
+    snprintf(text, sizeof text, "%s    port: 80\n    family: ipv5\n", head);
+    expect_error(text, "agent.yaml:6:13: family: 'ipv5' is not any, ipv4 or ipv6");
+}
+
+static void duplicate_key_is_a_syntax_error(void **state)
+{
+    expect_error("collector: {endpoint: tcp://x:1}\ncollector: {endpoint: tcp://y:1}\n", "agent.yaml:2:1:");
+}
+
+static void unknown_probe_lists_the_known_ones(void **state)
+{
+    expect_error("collector: {endpoint: tcp://x:1}\nchecks:\n  - {probe: smtp, targets: [a]}\n",
+                 "probe: unknown probe 'smtp' (one of icmp, tcp)");
+}
+
+static void required_sections(void **state)
+{
+    expect_error("checks:\n  - {probe: icmp, targets: [a]}\n", "collector: 'endpoint' is required");
+    expect_error("collector: {endpoint: tcp://x:1}\n", "checks: at least one check is required");
+    expect_error("", "empty configuration");
+    expect_error("collector: {endpoint: tcp://x:1}\nchecks:\n  - {probe: icmp, targets: [a], timeout: 20s, interval: 10s}\n",
+                 "timeout is longer than the interval");
+}
+
+static void bad_yaml_reports_position(void **state)
+{
+    expect_error("collector: {endpoint: tcp://x:1\nchecks: [\n", "agent.yaml:");
+    expect_error("agent:\n  name: \"bad name\"\n", "agent.yaml:2:10: name: 'bad name' is not a valid agent name");
+}
+
+static void huge_value_is_refused(void **state)
+{
+    size_t n = 1024 * 1024;
+    char *text = malloc(n + 64);
+    strcpy(text, "agent: {name: ");
+    memset(text + strlen(text), 'a', n - 20);
+    text[n - 6] = 0;
+    strcat(text, "}\n");
+    expect_error(text, "agent.yaml:1:15: name:");
+    free(text);
+}
+
+static void file_problems_are_named(void **state)
+{
+    struct agent_config cfg;
+    char err[512];
+    assert_int_equal(agent_config_load("/nonexistent/agent.yaml", &cfg, err, sizeof err), -1);
+    assert_string_equal(err, "/nonexistent/agent.yaml: cannot open: No such file or directory");
+    assert_int_equal(agent_config_load("/tmp", &cfg, err, sizeof err), -1);
+    assert_string_equal(err, "/tmp: not a regular file");
+    char *dir = test_tmpdir();
+    char path[256];
+    snprintf(path, sizeof path, "%s/big.yaml", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 70000; i++)
+        fputs("# padding padding\n", f);
+    fclose(f);
+    assert_int_equal(agent_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "larger than 1048576 bytes"));
+    test_rmdir(dir);
+}
+
+static void collector_config(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[256], err[1024];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    struct collector_config cfg;
+    test_write(path, "listen: tcp://*:6000\ndatabase: /tmp/x.db\nsynchronous: normal\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg.listen, "tcp://*:6000");
+    assert_int_equal(cfg.sync_normal, 1);
+    collector_config_free(&cfg);
+    test_write(path, "listen: tcp://*:6000\nsynchronous: sometimes\nport: 5\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "c.yaml:2:14: synchronous: 'sometimes' is not full or normal"));
+    assert_non_null(strstr(err, "c.yaml:3:1: collector: unknown key 'port'"));
+    collector_config_free(&cfg);
+    test_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_config_loads),
+        cmocka_unit_test(unknown_key_is_named_with_position),
+        cmocka_unit_test(wrong_type_and_range),
+        cmocka_unit_test(duplicate_key_is_a_syntax_error),
+        cmocka_unit_test(unknown_probe_lists_the_known_ones),
+        cmocka_unit_test(required_sections),
+        cmocka_unit_test(bad_yaml_reports_position),
+        cmocka_unit_test(huge_value_is_refused),
+        cmocka_unit_test(file_problems_are_named),
+        cmocka_unit_test(collector_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

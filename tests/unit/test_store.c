@@ -1,0 +1,174 @@
+/* The collector's store: idempotent inserts and the committed mark. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "store.h"
+#include "test_util.h"
+
+struct fixture {
+    char *dir;
+    struct store *st;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = test_tmpdir();
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/c.db", f->dir);
+    struct store_opts so = {.path = path};
+    f->st = store_open(&so, err, sizeof err);
+    assert_non_null(f->st);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(&f->st);
+    test_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static fl_result results[64];
+static fl_result *ptrs[64];
+
+static fl_result **make(uint64_t first, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fl_result *r = &results[i];
+        faultline__result__init(r);
+        r->seq = first + i;
+        r->probe = FAULTLINE__PROBE_TYPE__PROBE_ICMP;
+        r->target = (char *)"web.lab.test";
+        r->address = (char *)"10.77.100.2";
+        r->start_us = 1795300000000000 + (int64_t)(first + i);
+        r->status = i % 2 ? FAULTLINE__STATUS__STATUS_FAIL : FAULTLINE__STATUS__STATUS_OK;
+        r->fault_code = i % 2 ? 0x31a1 : 0;
+        ptrs[i] = r;
+    }
+    return ptrs;
+}
+
+static int count_rows(void *ctx, const struct store_result_row *row)
+{
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int stored(struct store *st)
+{
+    int n = 0;
+    struct store_filter f = {0};
+    assert_int_equal(store_query_results(st, &f, count_rows, &n), 0);
+    return n;
+}
+
+static void same_batch_twice_is_stored_once(void **state)
+{
+    struct fixture *f = *state;
+    int64_t agent = store_agent_id(f->st, "a1");
+    size_t inserted;
+    uint64_t mark;
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_put_results(f->st, agent, 9, make(1, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(inserted, 10);
+    assert_int_equal(mark, 10);
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_put_results(f->st, agent, 9, make(1, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(inserted, 0);
+    assert_int_equal(mark, 10);
+    assert_int_equal(stored(f->st), 10);
+    /* Overlapping resend: only the new part is stored. */
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_put_results(f->st, agent, 9, make(6, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(inserted, 5);
+    assert_int_equal(mark, 15);
+    assert_int_equal(stored(f->st), 15);
+}
+
+static void mark_moves_only_on_contiguous_batches(void **state)
+{
+    struct fixture *f = *state;
+    int64_t agent = store_agent_id(f->st, "a2");
+    size_t inserted;
+    uint64_t mark;
+    store_begin(f->st);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(11, 5), 5, &inserted, &mark), 0);
+    store_commit(f->st);
+    assert_int_equal(inserted, 5); /* stored... */
+    assert_int_equal(mark, 0);     /* ...but 1..10 are missing: no ack past them */
+    store_begin(f->st);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 10), 10, &inserted, &mark), 0);
+    store_commit(f->st);
+    assert_int_equal(mark, 10); /* the agent resends 11..15 later; dedupe keeps them once */
+    /* Another epoch of the same agent is its own stream. */
+    assert_int_equal(store_committed(f->st, agent, 2, &mark), 0);
+    assert_int_equal(mark, 0);
+}
+
+static void gap_moves_the_mark(void **state)
+{
+    struct fixture *f = *state;
+    int64_t agent = store_agent_id(f->st, "a3");
+    size_t inserted;
+    uint64_t mark;
+    store_begin(f->st);
+    assert_int_equal(store_put_gap(f->st, agent, 5, 1, 100, "outbox full", 1, &mark), 0);
+    assert_int_equal(mark, 100);
+    assert_int_equal(store_put_results(f->st, agent, 5, make(101, 3), 3, &inserted, &mark), 0);
+    assert_int_equal(mark, 103);
+    store_commit(f->st);
+}
+
+static void rollback_forgets_everything(void **state)
+{
+    struct fixture *f = *state;
+    int64_t agent = store_agent_id(f->st, "a4");
+    size_t inserted;
+    uint64_t mark;
+    store_begin(f->st);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 4), 4, &inserted, &mark), 0);
+    store_rollback(f->st);
+    assert_int_equal(store_committed(f->st, agent, 1, &mark), 0);
+    assert_int_equal(mark, 0);
+    assert_int_equal(stored(f->st), 0);
+    /* The target-id cache must not keep ids from the rolled-back work. */
+    store_begin(f->st);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 4), 4, &inserted, &mark), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    assert_int_equal(stored(f->st), 4);
+}
+
+static void readonly_open_refuses_foreign_files(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/not.db", dir);
+    test_write(path, "hello");
+    struct store_opts so = {.path = path, .readonly = 1};
+    assert_null(store_open(&so, err, sizeof err));
+    snprintf(path, sizeof path, "%s/missing.db", dir);
+    assert_null(store_open(&so, err, sizeof err));
+    test_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(same_batch_twice_is_stored_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(mark_moves_only_on_contiguous_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(gap_moves_the_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(rollback_forgets_everything, setup, teardown),
+        cmocka_unit_test(readonly_open_refuses_foreign_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
