@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Run faultline in the lab: the collector on fl-coll and one agent on each
+# agent host, probing the lab's services and one peer in every other region.
+#
+#   fleet.sh start BUILD_DIR RUN_DIR [--interval 5s] [--test-ports]
+#   fleet.sh stop RUN_DIR
+#   fleet.sh collector-stop RUN_DIR | collector-start BUILD_DIR RUN_DIR
+#
+# RUN_DIR holds the configurations, the collector's database
+# (RUN_DIR/faultline.db), the agents' outboxes and every log.
+# --test-ports adds TCP checks of fl-web's closed (:81), dropped (:82) and
+# reset (:83) ports.
+set -euo pipefail
+
+AGENTS=(r1a1 r1a2 r2a1 r2a2 r3a1 r3a2)
+die() { echo "fleet: $*" >&2; exit 1; }
+
+agent_config() { # HOST RUN_DIR INTERVAL TEST_PORTS
+    local h=$1 dir=$2 interval=$3 test_ports=$4 region=${1:0:2}
+    local peers=()
+    for r in r1 r2 r3; do [ "$r" = "$region" ] || peers+=("${r}a1.lab.test"); done
+    cat <<YAML
+agent:
+  name: $h
+  labels: {region: $region, host: $h.lab.test}
+collector:
+  endpoint: tcp://coll.lab.test:5555
+outbox:
+  path: $dir/outbox-$h.db
+defaults:
+  interval: $interval
+  timeout: 1s
+heartbeat: 2s
+checks:
+  - probe: icmp
+    targets: [web.lab.test, dns.lab.test, far.lab.test, ${peers[0]}, ${peers[1]}]
+    count: 3
+    spacing: 100ms
+  - probe: tcp
+    targets: [web.lab.test, far.lab.test]
+    port: 80
+  - probe: tcp
+    targets: [dns.lab.test]
+    port: 53
+YAML
+    if [ "$test_ports" = 1 ]; then
+        for p in 81 82 83; do
+            printf '  - probe: tcp\n    targets: [web.lab.test]\n    port: %s\n' "$p"
+        done
+    fi
+}
+
+collector_start() { # BUILD_DIR RUN_DIR
+    local bin=$1/collector/faultline-collector dir=$2
+    [ -x "$bin" ] || die "no collector at $bin: build first"
+    ip netns exec fl-coll "$bin" --listen 'tcp://*:5555' --database "$dir/faultline.db" \
+        --log.level info >>"$dir/collector.log" 2>&1 &
+    echo $! >"$dir/collector.pid"
+}
+
+stop_pid() { # PIDFILE
+    [ -f "$1" ] || return 0
+    local pid; pid=$(cat "$1")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$1"
+}
+
+start() {
+    local build=$1 dir=$2; shift 2
+    local interval=5s test_ports=0
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --interval) interval=$2; shift 2 ;;
+        --test-ports) test_ports=1; shift ;;
+        *) die "unknown option $1" ;;
+        esac
+    done
+    ip netns list | grep -qw fl-core || die "the lab is down: deploy/lab/lab.sh up"
+    mkdir -p "$dir"
+    collector_start "$build" "$dir"
+    for h in "${AGENTS[@]}"; do
+        agent_config "$h" "$dir" "$interval" "$test_ports" >"$dir/agent-$h.yaml"
+        "$build/agent/faultline-agent" --config.file "$dir/agent-$h.yaml" --config.check >/dev/null
+        ip netns exec "fl-$h" "$build/agent/faultline-agent" --config.file "$dir/agent-$h.yaml" \
+            >>"$dir/agent-$h.log" 2>&1 &
+        echo $! >"$dir/agent-$h.pid"
+    done
+}
+
+stop() {
+    local dir=$1
+    for h in "${AGENTS[@]}"; do stop_pid "$dir/agent-$h.pid"; done
+    stop_pid "$dir/collector.pid"
+}
+
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
+case ${1:-} in
+start) shift; start "$@" ;;
+stop) stop "${2:?RUN_DIR}" ;;
+collector-stop) stop_pid "${2:?RUN_DIR}/collector.pid" ;;
+collector-start) collector_start "${2:?BUILD_DIR}" "${3:?RUN_DIR}" ;;
+*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+esac
