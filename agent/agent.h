@@ -167,7 +167,15 @@ uint64_t outbox_dropped(const struct outbox *ob);
 /* Lowest seq still held (next_seq when empty). */
 uint64_t outbox_oldest(const struct outbox *ob);
 
-/* Assign seqs to N results and store them in one transaction.  0 or -1. */
+/* Assign seqs to N results and keep them packed in memory until
+ * outbox_flush(), which writes everything staged in one transaction (one
+ * fsync for many results).  A flush that fails forgets what was staged and
+ * hands its seqs out again: nothing staged was ever sent.  0 or -1. */
+int outbox_stage(struct outbox *ob, Faultline__Result **results, size_t n);
+int outbox_flush(struct outbox *ob);
+size_t outbox_staged(const struct outbox *ob);
+
+/* Stage and flush at once.  0 or -1. */
 int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n);
 
 /* Read up to MAX results with seq >= FROM, in seq order, into OUT (each to

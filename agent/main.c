@@ -21,8 +21,13 @@ struct agent {
     struct sender *sender;
     struct sched *sched;
     uv_signal_t sigint, sigterm;
+    uv_timer_t flush;
     uint64_t stored, store_failures;
 };
+
+/* Results are written to the outbox at most this long after they are made,
+ * many per transaction: one fsync covers every result of the period. */
+#define AGENT_FLUSH_MS 100
 
 static void usage(FILE *f)
 {
@@ -43,22 +48,39 @@ static void usage(FILE *f)
             probe_names());
 }
 
-static void agent__on_results(void *ctx, Faultline__Result **results, size_t n)
+static void agent__flush(struct agent *a)
 {
-    struct agent *a = ctx;
-    if (outbox_put(a->ob, results, n) != 0) {
-        /* The spool cannot take them (disk full?): nothing was assigned a
-         * seq, so nothing is missing from the sequence either. */
+    size_t n = outbox_staged(a->ob);
+    if (outbox_flush(a->ob) != 0) {
+        /* The spool cannot take them (disk full?): their seqs are handed
+         * out again, so the sequence has no hole either. */
         a->store_failures += n;
         log_error("outbox: cannot store %zu results; they are lost", n);
         return;
     }
     a->stored += n;
+    sender_kick(a->sender);
+}
+
+static void agent__on_flush_timer(uv_timer_t *t)
+{
+    agent__flush(t->data);
+}
+
+static void agent__on_results(void *ctx, Faultline__Result **results, size_t n)
+{
+    struct agent *a = ctx;
+    if (outbox_stage(a->ob, results, n) != 0) {
+        a->store_failures += n;
+        log_error("outbox: out of memory staging %zu results; they are lost", n);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         if (results[i]->status != FAULTLINE__STATUS__STATUS_OK)
             log_debug("%s %s %s: %s", resultfmt_probe_name(results[i]->probe),
                       results[i]->target, results[i]->address, results[i]->message);
-    sender_kick(a->sender);
+    if (!uv_is_active((uv_handle_t *)&a->flush))
+        uv_timer_start(&a->flush, agent__on_flush_timer, AGENT_FLUSH_MS, 0);
 }
 
 static void agent__on_signal(uv_signal_t *h, int sig)
@@ -66,7 +88,9 @@ static void agent__on_signal(uv_signal_t *h, int sig)
     struct agent *a = h->data;
     log_info("signal %d: stopping", sig);
     sched_destroy(&a->sched);
+    agent__flush(a); /* what is staged is kept for the next start */
     sender_destroy(&a->sender);
+    uv_close((uv_handle_t *)&a->flush, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
@@ -100,6 +124,8 @@ static int agent_run(const char *config_file, int check_only)
     a.sched = sched_new(a.loop, a.cfg.name, &a.cfg, agent__on_results, &a);
     if (!a.sched)
         goto out;
+    uv_timer_init(a.loop, &a.flush);
+    a.flush.data = &a;
     uv_signal_init(a.loop, &a.sigint);
     uv_signal_init(a.loop, &a.sigterm);
     a.sigint.data = a.sigterm.data = &a;

@@ -16,8 +16,17 @@
 
 #include "agent.h"
 
+struct outbox_staged {
+    uint64_t seq;
+    size_t len;
+    uint8_t *data;
+};
+
 struct outbox {
     sqlite3 *db;
+    struct outbox_staged *staged; /* packed, seq assigned, not yet written */
+    size_t nstaged, capstaged;
+    uint64_t durable_next; /* next_seq as last committed */
     sqlite3_stmt *ins, *sel, *del, *del_gap, *set_next, *drop, *gap_get, *gap_put;
     uint64_t epoch, next_seq, oldest, depth, dropped;
     uint64_t acked; /* highest ack applied since open */
@@ -32,6 +41,8 @@ static const char outbox_schema[] =
     "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, data BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS gap(from_seq INTEGER PRIMARY KEY, to_seq INTEGER NOT NULL,"
     "  reason TEXT NOT NULL);";
+
+static void outbox__drop_staged(struct outbox *ob);
 
 static int outbox__exec(struct outbox *ob, const char *sql)
 {
@@ -107,6 +118,7 @@ struct outbox *outbox_open(const char *path, int64_t max, char *err, size_t errl
     ob->next_seq = (uint64_t)outbox__meta(ob, "next_seq", &found);
     if (!found || ob->next_seq == 0)
         ob->next_seq = 1;
+    ob->durable_next = ob->next_seq;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(ob->db, "SELECT count(*), coalesce(min(seq), 0) FROM outbox", -1, &s,
                            NULL) != SQLITE_OK)
@@ -137,6 +149,8 @@ void outbox_close(struct outbox **pob)
                            ob->gap_get, ob->gap_put};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
+    outbox__drop_staged(ob);
+    free(ob->staged);
     sqlite3_close(ob->db);
     free(ob);
     *pob = NULL;
@@ -185,47 +199,88 @@ static int outbox__trim(struct outbox *ob, uint64_t *depth, uint64_t *oldest)
     return 0;
 }
 
-int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n)
+int outbox_stage(struct outbox *ob, Faultline__Result **results, size_t n)
 {
-    if (n == 0)
+    if (ob->nstaged + n > ob->capstaged) {
+        size_t ncap = ob->capstaged ? ob->capstaged * 2 : 256;
+        while (ncap < ob->nstaged + n)
+            ncap *= 2;
+        struct outbox_staged *ns = realloc(ob->staged, ncap * sizeof *ns);
+        if (!ns)
+            return -1;
+        ob->staged = ns;
+        ob->capstaged = ncap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        results[i]->seq = ob->next_seq;
+        size_t len = faultline__result__get_packed_size(results[i]);
+        uint8_t *buf = malloc(len ? len : 1);
+        if (!buf) {
+            results[i]->seq = 0;
+            return -1;
+        }
+        faultline__result__pack(results[i], buf);
+        ob->staged[ob->nstaged++] = (struct outbox_staged){ob->next_seq, len, buf};
+        ob->next_seq++;
+    }
+    return 0;
+}
+
+static void outbox__drop_staged(struct outbox *ob)
+{
+    for (size_t i = 0; i < ob->nstaged; i++)
+        free(ob->staged[i].data);
+    ob->nstaged = 0;
+}
+
+size_t outbox_staged(const struct outbox *ob)
+{
+    return ob->nstaged;
+}
+
+int outbox_flush(struct outbox *ob)
+{
+    if (ob->nstaged == 0)
         return 0;
     if (outbox__exec(ob, "BEGIN IMMEDIATE") != 0)
-        return -1;
-    uint64_t seq = ob->next_seq, depth = ob->depth, oldest = ob->oldest;
-    uint8_t stack[2048];
-    for (size_t i = 0; i < n; i++) {
-        results[i]->seq = seq;
-        size_t len = faultline__result__get_packed_size(results[i]);
-        uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
-        if (!buf)
+        goto fail_nobegin;
+    uint64_t depth = ob->depth, oldest = ob->oldest;
+    for (size_t i = 0; i < ob->nstaged; i++) {
+        sqlite3_bind_int64(ob->ins, 1, (int64_t)ob->staged[i].seq);
+        sqlite3_bind_blob(ob->ins, 2, ob->staged[i].data, (int)ob->staged[i].len, SQLITE_STATIC);
+        if (outbox__step(ob->ins) != 0)
             goto fail;
-        faultline__result__pack(results[i], buf);
-        sqlite3_bind_int64(ob->ins, 1, (int64_t)seq);
-        sqlite3_bind_blob(ob->ins, 2, buf, (int)len, SQLITE_STATIC);
-        int rc = outbox__step(ob->ins);
-        if (buf != stack)
-            free(buf);
-        if (rc != 0)
-            goto fail;
-        seq++;
         depth++;
     }
-    uint64_t dropped_before = depth;
+    uint64_t before_trim = depth;
     if (outbox__trim(ob, &depth, &oldest) != 0)
         goto fail;
-    sqlite3_bind_int64(ob->set_next, 1, (int64_t)seq);
+    sqlite3_bind_int64(ob->set_next, 1, (int64_t)ob->next_seq);
     if (outbox__step(ob->set_next) != 0 || outbox__exec(ob, "COMMIT") != 0)
         goto fail;
-    ob->dropped += dropped_before - depth;
-    ob->next_seq = seq;
+    ob->dropped += before_trim - depth;
     ob->depth = depth;
     ob->oldest = oldest;
+    ob->durable_next = ob->next_seq;
+    outbox__drop_staged(ob);
     return 0;
 fail:
     outbox__exec(ob, "ROLLBACK");
-    for (size_t i = 0; i < n; i++)
-        results[i]->seq = 0;
+fail_nobegin:
+    /* Nothing of it was written or sent: hand the seqs out again. */
+    ob->next_seq = ob->durable_next;
+    outbox__drop_staged(ob);
     return -1;
+}
+
+int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n)
+{
+    if (outbox_stage(ob, results, n) != 0) {
+        ob->next_seq = ob->durable_next;
+        outbox__drop_staged(ob);
+        return -1;
+    }
+    return outbox_flush(ob);
 }
 
 int outbox_read(struct outbox *ob, uint64_t from, size_t max, Faultline__Result **out)

@@ -27,6 +27,8 @@ struct sched_job {
     int64_t next_us; /* wall clock of the next slot */
     uv_timer_t timer;
     uv_getaddrinfo_t gai;
+    struct addrinfo literal;          /* a target written as an address */
+    struct sockaddr_storage literal_addr;
     int resolving;
     struct probe_run *runs;
     size_t nruns, pending;
@@ -60,6 +62,25 @@ int64_t sched_offset_us(const char *agent, size_t check, const char *target, int
     return (int64_t)(h % (uint64_t)interval_us);
 }
 
+/* An address needs no resolver: keep it parsed, and skip the thread pool
+ * that uv_getaddrinfo() would use on every run. */
+static void sched__parse_literal(struct sched_job *j)
+{
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&j->literal_addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&j->literal_addr;
+    if (inet_pton(AF_INET, j->host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        j->literal.ai_addrlen = sizeof *in4;
+    } else if (inet_pton(AF_INET6, j->host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        j->literal.ai_addrlen = sizeof *in6;
+    } else {
+        return;
+    }
+    j->literal.ai_family = j->literal_addr.ss_family;
+    j->literal.ai_addr = (struct sockaddr *)&j->literal_addr;
+}
+
 struct sched *sched_new(uv_loop_t *loop, const char *agent, const struct agent_config *cfg,
                         sched_results_fn fn, void *ctx)
 {
@@ -89,6 +110,7 @@ struct sched *sched_new(uv_loop_t *loop, const char *agent, const struct agent_c
             ck->ops->target_name(ck->opts, j->host, j->target, sizeof j->target);
             j->interval_us = ck->interval_us;
             j->offset_us = sched_offset_us(agent, i, j->target, ck->interval_us);
+            sched__parse_literal(j);
             uv_timer_init(loop, &j->timer);
             j->timer.data = j;
         }
@@ -171,6 +193,8 @@ static void sched__maybe_free(struct sched *s)
     }
 }
 
+static void sched__start_runs(struct sched_job *j, struct addrinfo *res);
+
 static void sched__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct sched_job *j = req->data;
@@ -187,6 +211,13 @@ static void sched__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
         sched__resolve_failed(j, status);
         return;
     }
+    sched__start_runs(j, res);
+    uv_freeaddrinfo(res);
+}
+
+/* Probe every distinct address in RES (not freed here). */
+static void sched__start_runs(struct sched_job *j, struct addrinfo *res)
+{
     struct addrinfo *uniq[SCHED_MAX_ADDRS];
     size_t n = 0;
     for (struct addrinfo *ai = res; ai && n < SCHED_MAX_ADDRS; ai = ai->ai_next) {
@@ -201,7 +232,6 @@ static void sched__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
     }
     j->runs = calloc(n ? n : 1, sizeof *j->runs);
     if (!j->runs || n == 0) {
-        uv_freeaddrinfo(res);
         free(j->runs);
         j->runs = NULL;
         if (n == 0)
@@ -224,7 +254,6 @@ static void sched__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
         if (probe_start(r) < 0)
             j->pending--; /* complete already, with an error result */
     }
-    uv_freeaddrinfo(res);
     if (--j->pending == 0)
         sched__finish(j);
 }
@@ -241,6 +270,14 @@ static void sched__run(struct sched_job *j)
     hints.ai_family = j->check->family == FAMILY_IPV4   ? AF_INET
                       : j->check->family == FAMILY_IPV6 ? AF_INET6
                                                          : AF_UNSPEC;
+    if (j->literal.ai_addr) {
+        j->sched->active++;
+        if (hints.ai_family != AF_UNSPEC && hints.ai_family != j->literal.ai_family)
+            sched__resolve_failed(j, UV_EAI_ADDRFAMILY);
+        else
+            sched__start_runs(j, &j->literal);
+        return;
+    }
     j->gai.data = j;
     j->resolving = 1;
     j->sched->resolving++;
