@@ -58,11 +58,14 @@ collector_start() { # BUILD_DIR RUN_DIR
     echo $! >"$dir/collector.pid"
 }
 
+# Running, and not a zombie waiting for whoever adopted it to reap it.
+alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
 stop_pid() { # PIDFILE
     [ -f "$1" ] || return 0
     local pid; pid=$(cat "$1")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    for _ in $(seq 100); do alive "$pid" || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$1"
 }

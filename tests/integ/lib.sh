@@ -37,6 +37,9 @@ wait_until() {
     return 1
 }
 
+# A stopped process may stay a zombie until whoever adopted it reaps it.
+not_alive() { ! [ -r "/proc/$1/status" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+
 sql() { sqlite3 -cmd '.timeout 5000' "$RUN/faultline.db" "$@"; }
 
 finish() {

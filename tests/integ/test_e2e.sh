@@ -74,7 +74,7 @@ check "after 30 s down, r1a1 held $held results; the outboxes drain after the re
 # their outbox (not yet acknowledged), and none is in the collector twice.
 for a in "${AGENTS[@]}"; do kill "$(cat "$RUN/agent-$a.pid")"; done
 for a in "${AGENTS[@]}"; do
-    wait_until 10 "agent $a stopped" bash -c "! kill -0 $(cat "$RUN/agent-$a.pid")"
+    wait_until 10 "agent $a stopped" not_alive "$(cat "$RUN/agent-$a.pid")"
 done
 for a in "${AGENTS[@]}"; do
     ob=$RUN/outbox-$a.db
