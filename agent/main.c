@@ -304,16 +304,10 @@ int main(int argc, char **argv)
         case OPT_CONFIG: config_file = optarg; break;
         case OPT_CHECK: check = 1; break;
         case OPT_LEVEL:
-            if (log_parse_level(optarg, &level)) {
-                fprintf(stderr, "faultline-agent: --log.level: '%s' is not debug, info, warn or error\n", optarg);
-                return 2;
-            }
-            break;
         case OPT_FORMAT:
-            if (log_parse_format(optarg, &format)) {
-                fprintf(stderr, "faultline-agent: --log.format: '%s' is not logfmt or json\n", optarg);
+            if (log_flag("faultline-agent", opt == OPT_LEVEL ? "log.level" : "log.format", optarg, &level,
+                         &format))
                 return 2;
-            }
             break;
         case OPT_VERSION: printf("faultline-agent %s\n", FL_VERSION); return 0;
         case 'h': usage(stdout); return 0;

@@ -38,6 +38,21 @@ int log_parse_format(const char *s, enum fl_log_format *out)
     return 0;
 }
 
+int log_flag(const char *prog, const char *flag, const char *value, enum fl_log_level *level,
+             enum fl_log_format *format)
+{
+    if (strcmp(flag, "log.level") == 0) {
+        if (log_parse_level(value, level) == 0)
+            return 0;
+        fprintf(stderr, "%s: --log.level: '%s' is not debug, info, warn or error\n", prog, value);
+    } else {
+        if (log_parse_format(value, format) == 0)
+            return 0;
+        fprintf(stderr, "%s: --log.format: '%s' is not logfmt or json\n", prog, value);
+    }
+    return -1;
+}
+
 /* Quote for both formats: backslash, double quote and control characters
  * are escaped, so one event is always one line. */
 static void log__quoted(FILE *f, const char *s)

@@ -14,6 +14,12 @@ void log_setup(enum fl_log_level level, enum fl_log_format format);
 int log_parse_level(const char *s, enum fl_log_level *out);
 int log_parse_format(const char *s, enum fl_log_format *out);
 
+/* The --log.level and --log.format flags every program takes: parse VALUE
+ * of FLAG ("log.level" or "log.format") into LEVEL or FORMAT.  On a bad
+ * value, prints "PROG: --FLAG: ..." to stderr and returns -1. */
+int log_flag(const char *prog, const char *flag, const char *value, enum fl_log_level *level,
+             enum fl_log_format *format);
+
 /* Emit one line: msg="<formatted text>" at the given level. */
 void log_msg(enum fl_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
