@@ -19,7 +19,7 @@ struct cfg_field;
 
 enum agent_family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 };
 
-#define AGENT_MAX_OPTS 64 /* bytes of probe-specific options in a check */
+#define AGENT_MAX_OPTS 128 /* bytes of probe-specific options in a check */
 
 struct check {
     const struct probe_ops *ops;
@@ -70,6 +70,8 @@ struct probe_ops {
     const struct cfg_field *fields;
     /* set the defaults of the probe-specific options */
     void (*defaults)(void *opts);
+    /* release what the options own (strings); NULL when they own nothing */
+    void (*free_opts)(void *opts);
     /* cross-field checks after parsing (NULL: none); errors via cfg_error */
     void (*validate)(struct cfg *c, struct fy_node *node, const void *opts);
     /* the target's name as reported: "web" for icmp, "web:80" for tcp */
@@ -88,6 +90,7 @@ struct probe_run {
     /* inputs */
     uv_loop_t *loop;
     const struct check *check;
+    const char *host; /* the target as configured (a name or an address) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     void (*done)(struct probe_run *run);
@@ -98,12 +101,19 @@ struct probe_run {
     union {
         Faultline__IcmpDetail icmp;
         Faultline__TcpDetail tcp;
+        Faultline__HttpDetail http;
     } detail;
     char message[160];
     char address[64];
+    char text[1024]; /* storage for the detail's strings: probe_text() */
+    size_t text_used;
     /* probe-private state */
     void *priv;
 };
+
+/* Copy S into the run's text storage (truncated to what is left) and
+ * return the copy, which lives as long as the run. */
+char *probe_text(struct probe_run *run, const char *s);
 
 /* Look up a probe type by name; NULL when unknown. */
 const struct probe_ops *probe_find(const char *name);
@@ -124,6 +134,7 @@ void probe_set(struct probe_run *run, int status, uint16_t fault, const char *fm
 
 extern const struct probe_ops probe_icmp_ops;
 extern const struct probe_ops probe_tcp_ops;
+extern const struct probe_ops probe_http_ops;
 
 /* ---- scheduler -------------------------------------------------------- */
 

@@ -372,6 +372,8 @@ int agent_config_check_from_text(const char *text, struct check *out, char *err,
 
 void agent_check_free(struct check *ck)
 {
+    if (ck->ops && ck->ops->free_opts)
+        ck->ops->free_opts(ck->opts);
     for (size_t i = 0; i < ck->ntargets; i++)
         free(ck->targets[i]);
     free(ck->targets);

@@ -11,6 +11,7 @@
 static const struct probe_ops *const probe_registry[] = {
     &probe_icmp_ops,
     &probe_tcp_ops,
+    &probe_http_ops,
 };
 
 #define PROBE_N (sizeof probe_registry / sizeof probe_registry[0])
@@ -25,7 +26,20 @@ const struct probe_ops *probe_find(const char *name)
 
 const char *probe_names(void)
 {
-    return "icmp, tcp";
+    return "icmp, tcp, http";
+}
+
+char *probe_text(struct probe_run *run, const char *s)
+{
+    size_t left = sizeof run->text - run->text_used;
+    char *dst = run->text + run->text_used;
+    if (left == 0)
+        return (char *)"";
+    size_t n = strnlen(s, left - 1);
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    run->text_used += n + 1;
+    return dst;
 }
 
 void probe_set(struct probe_run *run, int status, uint16_t fault, const char *fmt, ...)

@@ -154,6 +154,7 @@ static void sched__init_run(struct sched_job *j, struct probe_run *r)
     faultline__result__init(&r->result);
     r->loop = j->sched->loop;
     r->check = j->check;
+    r->host = j->host;
     r->done = sched__run_done;
     r->owner = j;
     r->result.message = r->message;

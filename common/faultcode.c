@@ -26,6 +26,8 @@ static const struct fault_sub fault_subs[] = {
     {0x2, 0x1, "resolution"},
     {0x3, 0x1, "reachability"},
     {0x3, 0x7, "transport"},
+    {0x4, 0x1, "http"},
+    {0x4, 0x2, "tls"},
 };
 
 static const struct fault_err fault_errors[] = {
@@ -54,6 +56,15 @@ static const struct fault_err fault_errors[] = {
     {FL_FAULT_TCP_NET_UNREACH, "network unreachable", "no route, or ICMP network unreachable"},
     {FL_FAULT_TCP_RESET, "connection reset", "the connection was reset"},
     {FL_FAULT_TCP_ERROR, "transport error", "another local error on connect"},
+    {FL_FAULT_HTTP_STATUS, "unexpected status", "the status code is not the expected one (default: 2xx or 3xx)"},
+    {FL_FAULT_HTTP_TIMEOUT, "response timeout", "connected, but the response did not complete within the timeout"},
+    {FL_FAULT_HTTP_BODY, "body mismatch", "the body does not contain the expected text"},
+    {FL_FAULT_HTTP_PROTOCOL, "protocol error", "an empty, malformed or cut-off HTTP response"},
+    {FL_FAULT_TLS_HANDSHAKE, "handshake failed", "the TLS handshake failed"},
+    {FL_FAULT_TLS_NAME, "certificate name mismatch", "the certificate is not valid for the host name"},
+    {FL_FAULT_TLS_EXPIRED, "certificate expired", "the certificate has expired (or is not valid yet)"},
+    {FL_FAULT_TLS_UNTRUSTED, "certificate untrusted", "the certificate chain does not lead to a trusted CA"},
+    {FL_FAULT_TLS_EXPIRING, "certificate expiring", "the certificate expires within the warning period (default 7 days)"},
 };
 
 #define FAULT_N(a) (sizeof(a) / sizeof((a)[0]))

@@ -38,6 +38,17 @@ enum fl_fault {
     FL_FAULT_TCP_NET_UNREACH = FL_FAULT(0x3, 0x7, 10, 0x4),
     FL_FAULT_TCP_RESET = FL_FAULT(0x3, 0x7, 9, 0x5),
     FL_FAULT_TCP_ERROR = FL_FAULT(0x3, 0x7, 8, 0x6),
+    /* application: HTTP */
+    FL_FAULT_HTTP_STATUS = FL_FAULT(0x4, 0x1, 8, 0x1),
+    FL_FAULT_HTTP_TIMEOUT = FL_FAULT(0x4, 0x1, 9, 0x2),
+    FL_FAULT_HTTP_BODY = FL_FAULT(0x4, 0x1, 7, 0x3),
+    FL_FAULT_HTTP_PROTOCOL = FL_FAULT(0x4, 0x1, 8, 0x4),
+    /* application: TLS */
+    FL_FAULT_TLS_HANDSHAKE = FL_FAULT(0x4, 0x2, 10, 0x1),
+    FL_FAULT_TLS_NAME = FL_FAULT(0x4, 0x2, 10, 0x2),
+    FL_FAULT_TLS_EXPIRED = FL_FAULT(0x4, 0x2, 10, 0x3),
+    FL_FAULT_TLS_UNTRUSTED = FL_FAULT(0x4, 0x2, 10, 0x4),
+    FL_FAULT_TLS_EXPIRING = FL_FAULT(0x4, 0x2, 5, 0x5),
 };
 
 struct fl_fault_info {

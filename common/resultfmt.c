@@ -63,6 +63,17 @@ void resultfmt_detail_text(const fl_result *r, char *buf, size_t len)
                  resultfmt__tcp_outcome(d->outcome), d->connect_us / 1000.0, d->attempts);
         break;
     }
+    case FAULTLINE__RESULT__DETAIL_HTTP: {
+        const Faultline__HttpDetail *d = r->http;
+        int n = snprintf(buf, len, "status=%u server=\"%s\" http=%s%s%s connect=%.3fms first_byte=%.3fms total=%.3fms attempts=%u",
+                         d->status_code, d->server, d->http_version,
+                         d->tls_version[0] ? " tls=" : "", d->tls_version,
+                         d->connect_us / 1000.0, d->first_byte_us / 1000.0, d->total_us / 1000.0,
+                         d->attempts);
+        if (d->cert_not_after && n > 0 && (size_t)n < len)
+            snprintf(buf + n, len - (size_t)n, " cert_days_left=%d", d->cert_days_left);
+        break;
+    }
     default:
         break;
     }
@@ -90,6 +101,25 @@ json_t *resultfmt_detail_json(const fl_result *r)
         return json_pack("{s:I, s:s, s:f, s:I, s:I}", "port", (json_int_t)d->port, "outcome",
                          resultfmt__tcp_outcome(d->outcome), "connect_ms", d->connect_us / 1000.0,
                          "errno", (json_int_t)d->error, "attempts", (json_int_t)d->attempts);
+    }
+    case FAULTLINE__RESULT__DETAIL_HTTP: {
+        const Faultline__HttpDetail *d = r->http;
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
+                              "status_code", (json_int_t)d->status_code, "server", d->server,
+                              "server_product", d->server_product, "server_version",
+                              d->server_version, "http_version", d->http_version, "tls_version",
+                              d->tls_version, "dns_ms", d->dns_us / 1000.0, "connect_ms",
+                              d->connect_us / 1000.0, "tls_ms", d->tls_us / 1000.0,
+                              "first_byte_ms", d->first_byte_us / 1000.0, "total_ms",
+                              d->total_us / 1000.0, "attempts", (json_int_t)d->attempts,
+                              "body_bytes", (json_int_t)d->body_bytes);
+        if (d->cert_not_after) {
+            json_object_set_new(o, "cert_not_after", json_integer(d->cert_not_after));
+            json_object_set_new(o, "cert_days_left", json_integer(d->cert_days_left));
+        }
+        if (d->error[0])
+            json_object_set_new(o, "error", json_string(d->error));
+        return o;
     }
     default:
         return NULL;

@@ -83,11 +83,41 @@ route() { # NS DEST VIA4 [VIA6-DEST VIA6]
     ns "$1" ip route add "$2" via "$3"
 }
 
-start_nginx() { # HOST
+# The lab's own CA and three certificates for web.lab.test's TLS ports:
+# :443 valid 90 days, :8443 expiring in 3 days, :9443 issued for another name.
+make_certs() {
+    local d=$STATE/tls
+    mkdir -p "$d"
+    [ -f "$d/ca.crt" ] && return 0
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" -days 3650 \
+        -subj "/CN=faultline lab CA" 2>/dev/null
+    local spec name cn days
+    for spec in web:web.lab.test:90 soon:web.lab.test:3 wrong:other.lab.test:90; do
+        IFS=: read -r name cn days <<<"$spec"
+        openssl req "${ec[@]}" -keyout "$d/$name.key" -out "$d/$name.csr" -subj "/CN=$cn" 2>/dev/null
+        printf 'subjectAltName=DNS:%s\n' "$cn" >"$d/$name.ext"
+        openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+            -days "$days" -extfile "$d/$name.ext" -out "$d/$name.crt" 2>/dev/null
+    done
+}
+
+start_nginx() { # HOST [slow]
     local h=$1 dir=$STATE/nginx-$1 slow=${2:-}
     mkdir -p "$dir"
     local body='return 200 "faultline lab: '"$h"'\n";'
     [ -n "$slow" ] && body='echo_sleep 6; echo "faultline lab: '"$h"' (slow)";'
+    local tls=""
+    if [ "$h" = web ]; then
+        local name port
+        for spec in web:443 soon:8443 wrong:9443; do
+            IFS=: read -r name port <<<"$spec"
+            tls+="    server { listen $port ssl; listen [::]:$port ssl;
+        ssl_certificate $STATE/tls/$name.crt; ssl_certificate_key $STATE/tls/$name.key;
+        location / { default_type text/plain; $body } }
+"
+        done
+    fi
     cat >"$dir/nginx.conf" <<CONF
 load_module $NGINX_MODULES/ngx_http_echo_module.so;
 worker_processes 1;
@@ -103,7 +133,7 @@ http {
         listen 80 default_server; listen [::]:80 default_server;
         location / { default_type text/plain; $body }
     }
-}
+$tls}
 CONF
     ns "$h" nginx -c "$dir/nginx.conf" -g 'daemon on;'
 }
@@ -224,10 +254,12 @@ table inet fl_lab {
     }
 }
 NFT
+    make_certs
     start_nginx web
     start_nginx far
     start_unbound
     wait_port web 10.77.100.2 80
+    wait_port web 10.77.100.2 443
     wait_port far 10.77.104.2 80
     wait_dns
     warm_up
