@@ -76,6 +76,11 @@ struct probe_ops {
     void (*validate)(struct cfg *c, struct fy_node *node, const void *opts);
     /* the target's name as reported: "web" for icmp, "web:80" for tcp */
     void (*target_name)(const void *opts, const char *host, char *buf, size_t len);
+    /* Where to send the probe, when that is not the target's own addresses
+     * (a DNS probe asks servers about the target): fill up to MAX and
+     * return the count, or -errno.  NULL: resolve the target. */
+    int (*addresses)(const void *opts, enum agent_family family, struct sockaddr_storage *out,
+                     size_t max);
     /* Start one run toward run->addr.  Returns 0 and later reports exactly
      * once through probe_done(), or returns -errno and never reports. */
     int (*start)(struct probe_run *run);
@@ -102,10 +107,12 @@ struct probe_run {
         Faultline__IcmpDetail icmp;
         Faultline__TcpDetail tcp;
         Faultline__HttpDetail http;
+        Faultline__DnsDetail dns;
     } detail;
+    char *list[64]; /* storage for a repeated string field of the detail */
     char message[160];
     char address[64];
-    char text[1024]; /* storage for the detail's strings: probe_text() */
+    char text[2048]; /* storage for the detail's strings: probe_text() */
     size_t text_used;
     /* probe-private state */
     void *priv;
@@ -135,6 +142,7 @@ void probe_set(struct probe_run *run, int status, uint16_t fault, const char *fm
 extern const struct probe_ops probe_icmp_ops;
 extern const struct probe_ops probe_tcp_ops;
 extern const struct probe_ops probe_http_ops;
+extern const struct probe_ops probe_dns_ops;
 
 /* ---- scheduler -------------------------------------------------------- */
 

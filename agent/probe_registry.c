@@ -12,6 +12,7 @@ static const struct probe_ops *const probe_registry[] = {
     &probe_icmp_ops,
     &probe_tcp_ops,
     &probe_http_ops,
+    &probe_dns_ops,
 };
 
 #define PROBE_N (sizeof probe_registry / sizeof probe_registry[0])
@@ -26,7 +27,7 @@ const struct probe_ops *probe_find(const char *name)
 
 const char *probe_names(void)
 {
-    return "icmp, tcp, http";
+    return "icmp, tcp, http, dns";
 }
 
 char *probe_text(struct probe_run *run, const char *s)

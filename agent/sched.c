@@ -161,8 +161,8 @@ static void sched__init_run(struct sched_job *j, struct probe_run *r)
     r->result.address = r->address;
 }
 
-/* The name could not be resolved: one result says so. */
-static void sched__resolve_failed(struct sched_job *j, int status)
+/* The run cannot start: one result says why. */
+static void sched__fail_job(struct sched_job *j, int status, uint16_t fault, const char *why)
 {
     j->runs = calloc(1, sizeof *j->runs);
     if (!j->runs) {
@@ -174,14 +174,21 @@ static void sched__resolve_failed(struct sched_job *j, int status)
     sched__init_run(j, r);
     r->result.probe = (Faultline__ProbeType)j->check->ops->type;
     r->result.start_us = time_now_us();
+    probe_set(r, status, fault, "%s", why);
+    sched__finish(j);
+}
+
+/* The name could not be resolved: one result says so. */
+static void sched__resolve_failed(struct sched_job *j, int status)
+{
     uint16_t fault = FL_FAULT_RESOLVE_TEMPFAIL;
     if (status == UV_EAI_NONAME)
         fault = FL_FAULT_RESOLVE_NXDOMAIN;
     else if (status == UV_EAI_NODATA || status == UV_EAI_ADDRFAMILY)
         fault = FL_FAULT_RESOLVE_NOFAMILY;
-    probe_set(r, FAULTLINE__STATUS__STATUS_FAIL, fault, "cannot resolve %s: %s", j->host,
-              uv_strerror(status));
-    sched__finish(j);
+    char why[300];
+    snprintf(why, sizeof why, "cannot resolve %s: %s", j->host, uv_strerror(status));
+    sched__fail_job(j, FAULTLINE__STATUS__STATUS_FAIL, fault, why);
 }
 
 /* Memory goes once every timer is closed and no resolver request can
@@ -271,6 +278,29 @@ static void sched__run(struct sched_job *j)
     hints.ai_family = j->check->family == FAMILY_IPV4   ? AF_INET
                       : j->check->family == FAMILY_IPV6 ? AF_INET6
                                                          : AF_UNSPEC;
+    if (j->check->ops->addresses) {
+        /* The probe says where to go (a DNS probe: the servers to ask). */
+        struct sockaddr_storage ss[SCHED_MAX_ADDRS];
+        struct addrinfo ai[SCHED_MAX_ADDRS];
+        int n = j->check->ops->addresses(j->check->opts, j->check->family, ss, SCHED_MAX_ADDRS);
+        j->sched->active++;
+        if (n <= 0) {
+            sched__fail_job(j, FAULTLINE__STATUS__STATUS_ERROR, FL_FAULT_PROBE_INTERNAL,
+                            n == 0 ? "no server of the requested family to ask"
+                                   : "cannot read the system's resolver configuration");
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            memset(&ai[i], 0, sizeof ai[i]);
+            ai[i].ai_family = ss[i].ss_family;
+            ai[i].ai_addr = (struct sockaddr *)&ss[i];
+            ai[i].ai_addrlen = ss[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+            ai[i].ai_next = i + 1 < n ? &ai[i + 1] : NULL;
+        }
+        sched__start_runs(j, ai);
+        return;
+    }
     if (j->literal.ai_addr) {
         j->sched->active++;
         if (hints.ai_family != AF_UNSPEC && hints.ai_family != j->literal.ai_family)

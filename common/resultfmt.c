@@ -74,6 +74,18 @@ void resultfmt_detail_text(const fl_result *r, char *buf, size_t len)
             snprintf(buf + n, len - (size_t)n, " cert_days_left=%d", d->cert_days_left);
         break;
     }
+    case FAULTLINE__RESULT__DETAIL_DNS: {
+        const Faultline__DnsDetail *d = r->dns;
+        int n = snprintf(buf, len, "%s %s @%s %s in %.3fms%s%s answers=[", d->name, d->type,
+                         d->server, d->rcode_name[0] ? d->rcode_name : "no answer",
+                         d->response_us / 1000.0, d->tcp ? " tcp" : "",
+                         d->truncated_retry ? " (truncated, retried over tcp)" : "");
+        for (size_t i = 0; i < d->n_answers && n > 0 && (size_t)n < len; i++)
+            n += snprintf(buf + n, len - (size_t)n, "%s%s", i ? ", " : "", d->answers[i]);
+        if (n > 0 && (size_t)n < len)
+            snprintf(buf + n, len - (size_t)n, "]");
+        break;
+    }
     default:
         break;
     }
@@ -117,6 +129,21 @@ json_t *resultfmt_detail_json(const fl_result *r)
             json_object_set_new(o, "cert_not_after", json_integer(d->cert_not_after));
             json_object_set_new(o, "cert_days_left", json_integer(d->cert_days_left));
         }
+        if (d->error[0])
+            json_object_set_new(o, "error", json_string(d->error));
+        return o;
+    }
+    case FAULTLINE__RESULT__DETAIL_DNS: {
+        const Faultline__DnsDetail *d = r->dns;
+        json_t *answers = json_array();
+        for (size_t i = 0; i < d->n_answers; i++)
+            json_array_append_new(answers, json_string(d->answers[i]));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:o, s:b, s:b, s:b}", "server",
+                              d->server, "name", d->name, "type", d->type, "rcode",
+                              (json_int_t)d->rcode, "rcode_name", d->rcode_name, "response_ms",
+                              d->response_us / 1000.0, "answers", answers, "tcp", (int)d->tcp,
+                              "truncated_retry", (int)d->truncated_retry, "authoritative",
+                              (int)d->authoritative);
         if (d->error[0])
             json_object_set_new(o, "error", json_string(d->error));
         return o;

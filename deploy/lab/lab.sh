@@ -165,10 +165,16 @@ server:
     use-syslog: no
     access-control: 10.77.0.0/16 allow
     access-control: fd77::/16 allow
-    do-not-query-localhost: yes
     # Authoritative for the lab only: everything else is refused, so
-    # nothing ever leaves the lab to look for a root server.
+    # nothing ever leaves the lab to look for a root server.  The one
+    # exception is broken.test, forwarded to a port on the DNS host where
+    # nothing listens: every query for it gets SERVFAIL, at once.
+    do-not-query-localhost: no
+    infra-cache-max-rtt: 100
+    unknown-server-time-limit: 100
+    outbound-msg-retry: 1
     local-zone: "." refuse
+    local-zone: "broken.test." transparent
     local-zone: "$ZONE." static
     local-data: "$ZONE. 300 IN SOA ns.$ZONE. admin.$ZONE. 1 3600 600 86400 300"
     local-data: "$ZONE. 300 IN NS ns.$ZONE."
@@ -182,6 +188,9 @@ CONF
             echo "    local-data: \"$h.$ZONE. 300 IN A $(addr4 "$h")\""
             echo "    local-data: \"$h.$ZONE. 300 IN AAAA $(addr6 "$h")\""
         done
+        # 40 A records: more than a 512-byte UDP answer holds (truncated).
+        for i in $(seq 1 40); do echo "    local-data: \"many.$ZONE. 300 IN A 10.77.200.$i\""; done
+        printf 'forward-zone:\n    name: "broken.test."\n    forward-addr: 127.0.0.1@5353\n'
         printf 'remote-control:\n    control-enable: no\n'
     } >"$dir/unbound.conf"
     ns dns unbound -c "$dir/unbound.conf"
@@ -251,6 +260,7 @@ table inet fl_lab {
         type filter hook input priority 0;
         tcp dport 82 drop
         tcp dport 83 reject with tcp reset
+        meta l4proto { tcp, udp } th dport 53 drop
     }
 }
 NFT
