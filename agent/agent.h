@@ -108,6 +108,7 @@ struct probe_run {
         Faultline__TcpDetail tcp;
         Faultline__HttpDetail http;
         Faultline__DnsDetail dns;
+        Faultline__MtuDetail mtu;
     } detail;
     char *list[64]; /* storage for a repeated string field of the detail */
     char message[160];
@@ -143,6 +144,7 @@ extern const struct probe_ops probe_icmp_ops;
 extern const struct probe_ops probe_tcp_ops;
 extern const struct probe_ops probe_http_ops;
 extern const struct probe_ops probe_dns_ops;
+extern const struct probe_ops probe_mtu_ops;
 
 /* ---- scheduler -------------------------------------------------------- */
 

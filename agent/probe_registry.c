@@ -13,6 +13,7 @@ static const struct probe_ops *const probe_registry[] = {
     &probe_tcp_ops,
     &probe_http_ops,
     &probe_dns_ops,
+    &probe_mtu_ops,
 };
 
 #define PROBE_N (sizeof probe_registry / sizeof probe_registry[0])
@@ -27,7 +28,7 @@ const struct probe_ops *probe_find(const char *name)
 
 const char *probe_names(void)
 {
-    return "icmp, tcp, http, dns";
+    return "icmp, tcp, http, dns, mtu";
 }
 
 char *probe_text(struct probe_run *run, const char *s)

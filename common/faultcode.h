@@ -42,6 +42,10 @@ enum fl_fault {
     FL_FAULT_ICMP_LOSS = FL_FAULT(0x3, 0x1, 6, 0x2),
     FL_FAULT_ICMP_UNREACHABLE = FL_FAULT(0x3, 0x1, 10, 0x3),
     FL_FAULT_ICMP_HIGH_RTT = FL_FAULT(0x3, 0x1, 5, 0x4),
+    /* network: path MTU */
+    FL_FAULT_MTU_BLACKHOLE = FL_FAULT(0x3, 0x4, 10, 0x1),
+    FL_FAULT_MTU_UNREACHABLE = FL_FAULT(0x3, 0x4, 10, 0x2),
+    FL_FAULT_MTU_LOW = FL_FAULT(0x3, 0x4, 6, 0x3),
     /* network: transport (TCP connect) */
     FL_FAULT_TCP_REFUSED = FL_FAULT(0x3, 0x7, 9, 0x1),
     FL_FAULT_TCP_TIMEOUT = FL_FAULT(0x3, 0x7, 9, 0x2),

@@ -86,6 +86,13 @@ void resultfmt_detail_text(const fl_result *r, char *buf, size_t len)
             snprintf(buf + n, len - (size_t)n, "]");
         break;
     }
+    case FAULTLINE__RESULT__DETAIL_MTU: {
+        const Faultline__MtuDetail *d = r->mtu;
+        snprintf(buf, len, "path_mtu=%u%s via %s (mtu %u, route mtu %u) icmp_mtu=%u probes=%u method=%s",
+                 d->path_mtu, d->black_hole ? " BLACK HOLE" : "", d->interface, d->interface_mtu,
+                 d->route_mtu, d->icmp_mtu, d->probes, d->method);
+        break;
+    }
     default:
         break;
     }
@@ -147,6 +154,14 @@ json_t *resultfmt_detail_json(const fl_result *r)
         if (d->error[0])
             json_object_set_new(o, "error", json_string(d->error));
         return o;
+    }
+    case FAULTLINE__RESULT__DETAIL_MTU: {
+        const Faultline__MtuDetail *d = r->mtu;
+        return json_pack("{s:I, s:s, s:I, s:I, s:I, s:b, s:I, s:s}", "path_mtu",
+                         (json_int_t)d->path_mtu, "interface", d->interface, "interface_mtu",
+                         (json_int_t)d->interface_mtu, "route_mtu", (json_int_t)d->route_mtu,
+                         "icmp_mtu", (json_int_t)d->icmp_mtu, "black_hole", (int)d->black_hole,
+                         "probes", (json_int_t)d->probes, "method", d->method);
     }
     default:
         return NULL;
