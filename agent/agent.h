@@ -109,6 +109,7 @@ struct probe_run {
         Faultline__HttpDetail http;
         Faultline__DnsDetail dns;
         Faultline__MtuDetail mtu;
+        Faultline__TraceDetail trace;
     } detail;
     char *list[64]; /* storage for a repeated string field of the detail */
     char message[160];
@@ -145,6 +146,7 @@ extern const struct probe_ops probe_tcp_ops;
 extern const struct probe_ops probe_http_ops;
 extern const struct probe_ops probe_dns_ops;
 extern const struct probe_ops probe_mtu_ops;
+extern const struct probe_ops probe_trace_ops;
 
 /* ---- scheduler -------------------------------------------------------- */
 

@@ -14,6 +14,7 @@ static const struct probe_ops *const probe_registry[] = {
     &probe_http_ops,
     &probe_dns_ops,
     &probe_mtu_ops,
+    &probe_trace_ops,
 };
 
 #define PROBE_N (sizeof probe_registry / sizeof probe_registry[0])
@@ -28,7 +29,7 @@ const struct probe_ops *probe_find(const char *name)
 
 const char *probe_names(void)
 {
-    return "icmp, tcp, http, dns, mtu";
+    return "icmp, tcp, http, dns, mtu, trace";
 }
 
 char *probe_text(struct probe_run *run, const char *s)

@@ -46,6 +46,9 @@ enum fl_fault {
     FL_FAULT_MTU_BLACKHOLE = FL_FAULT(0x3, 0x4, 10, 0x1),
     FL_FAULT_MTU_UNREACHABLE = FL_FAULT(0x3, 0x4, 10, 0x2),
     FL_FAULT_MTU_LOW = FL_FAULT(0x3, 0x4, 6, 0x3),
+    /* network: routing (traceroute) */
+    FL_FAULT_TRACE_INCOMPLETE = FL_FAULT(0x3, 0x5, 9, 0x1),
+    FL_FAULT_TRACE_UNREACHABLE = FL_FAULT(0x3, 0x5, 10, 0x2),
     /* network: transport (TCP connect) */
     FL_FAULT_TCP_REFUSED = FL_FAULT(0x3, 0x7, 9, 0x1),
     FL_FAULT_TCP_TIMEOUT = FL_FAULT(0x3, 0x7, 9, 0x2),

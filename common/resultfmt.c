@@ -93,6 +93,19 @@ void resultfmt_detail_text(const fl_result *r, char *buf, size_t len)
                  d->route_mtu, d->icmp_mtu, d->probes, d->method);
         break;
     }
+    case FAULTLINE__RESULT__DETAIL_TRACE: {
+        const Faultline__TraceDetail *d = r->trace;
+        int n = snprintf(buf, len, "%s hops:", d->reached ? "reached" : "NOT reached");
+        for (size_t i = 0; i < d->n_hops && n > 0 && (size_t)n < len; i++) {
+            const Faultline__TraceHop *h = d->hops[i];
+            if (h->received)
+                n += snprintf(buf + n, len - (size_t)n, " %u %s %.3fms", h->ttl, h->address,
+                              h->rtt_avg_us / 1000.0);
+            else
+                n += snprintf(buf + n, len - (size_t)n, " %u *", h->ttl);
+        }
+        break;
+    }
     default:
         break;
     }
@@ -162,6 +175,25 @@ json_t *resultfmt_detail_json(const fl_result *r)
                          (json_int_t)d->interface_mtu, "route_mtu", (json_int_t)d->route_mtu,
                          "icmp_mtu", (json_int_t)d->icmp_mtu, "black_hole", (int)d->black_hole,
                          "probes", (json_int_t)d->probes, "method", d->method);
+    }
+    case FAULTLINE__RESULT__DETAIL_TRACE: {
+        const Faultline__TraceDetail *d = r->trace;
+        json_t *hops = json_array();
+        for (size_t i = 0; i < d->n_hops; i++) {
+            const Faultline__TraceHop *h = d->hops[i];
+            json_t *o = json_pack("{s:I, s:s, s:I, s:I}", "ttl", (json_int_t)h->ttl, "address",
+                                  h->address, "sent", (json_int_t)h->sent, "received",
+                                  (json_int_t)h->received);
+            if (h->received)
+                json_object_update_new(o, json_pack("{s:f, s:f, s:f}", "rtt_min_ms",
+                                                    h->rtt_min_us / 1000.0, "rtt_avg_ms",
+                                                    h->rtt_avg_us / 1000.0, "rtt_max_ms",
+                                                    h->rtt_max_us / 1000.0));
+            json_array_append_new(hops, o);
+        }
+        return json_pack("{s:b, s:s, s:I, s:o}", "reached", (int)d->reached, "last_address",
+                         d->last_address, "triggered_by", (json_int_t)d->triggered_by, "hops",
+                         hops);
     }
     default:
         return NULL;
