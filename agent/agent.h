@@ -28,6 +28,7 @@ struct check {
     int64_t interval_us, timeout_us;
     int64_t retries;
     enum agent_family family;
+    int trace_on_failure; /* trace toward an address that turns from ok to failing */
     _Alignas(max_align_t) unsigned char opts[AGENT_MAX_OPTS];
 };
 

@@ -96,6 +96,7 @@ static const struct cfg_field config_check_common[] = {
     {"timeout", cfg_parse_duration, offsetof(struct check, timeout_us), &config_timeout_range},
     {"retries", cfg_parse_int, offsetof(struct check, retries), &config_retries_range},
     {"family", config__family, offsetof(struct check, family), NULL},
+    {"trace_on_failure", cfg_parse_bool, offsetof(struct check, trace_on_failure), NULL},
 };
 
 static struct fy_node *config__lookup(struct fy_node *map, const char *name, struct fy_node **key)
@@ -136,6 +137,8 @@ static void config__parse_check(struct cfg *c, struct fy_node *node, struct chec
         return;
     }
     ck->ops->defaults(ck->opts);
+    /* A failing target gets a trace, unless the probe is about the path. */
+    ck->trace_on_failure = ck->ops != &probe_trace_ops && ck->ops != &probe_mtu_ops;
 
     /* One table: the keys every check has, then the probe's own, whose
      * offsets are relative to check.opts. */

@@ -33,6 +33,18 @@ struct sched_job {
     struct probe_run *runs;
     size_t nruns, pending;
     uint64_t skipped;
+    /* the last status seen per address, to notice "healthy -> failing" */
+    char last_addr[SCHED_MAX_ADDRS][64];
+    int last_status[SCHED_MAX_ADDRS];
+};
+
+/* A traceroute started because a target turned from healthy to failing. */
+struct sched_trace {
+    struct probe_run run;
+    struct sched *sched;
+    char target[300];
+    uint64_t triggered_by;
+    struct sched_trace *next;
 };
 
 struct sched {
@@ -43,6 +55,8 @@ struct sched {
     size_t active;
     int stopped;
     size_t closing, resolving; /* handles closing, resolver requests out */
+    struct check trace_check;   /* what a triggered trace runs */
+    struct sched_trace *traces; /* triggered traces in flight */
     int destroyed;
     sched_results_fn fn;
     void *ctx;
@@ -97,6 +111,9 @@ struct sched *sched_new(uv_loop_t *loop, const char *agent, const struct agent_c
     }
     s->loop = loop;
     snprintf(s->agent, sizeof s->agent, "%s", agent);
+    s->trace_check.ops = &probe_trace_ops;
+    probe_trace_ops.defaults(s->trace_check.opts);
+    s->trace_check.timeout_us = 10 * 1000000LL;
     s->fn = fn;
     s->ctx = ctx;
     for (size_t i = 0; i < cfg->nchecks; i++) {
@@ -123,6 +140,80 @@ size_t sched_active(const struct sched *s)
     return s->active;
 }
 
+static void sched__trace_done(struct probe_run *run)
+{
+    struct sched_trace *t = run->owner;
+    struct sched *s = t->sched;
+    for (struct sched_trace **pp = &s->traces; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    run->result.agent = s->agent;
+    run->result.target = t->target;
+    run->result.address = run->address;
+    if (run->result.detail_case == FAULTLINE__RESULT__DETAIL_TRACE)
+        run->result.trace->triggered_by = t->triggered_by;
+    Faultline__Result *r = &run->result;
+    if (!s->stopped)
+        s->fn(s->ctx, &r, 1);
+    free(t);
+    s->active--;
+}
+
+/* Trace the path toward a failing address at once, as evidence kept with
+ * the target's results. */
+static void sched__trigger_trace(struct sched_job *j, const struct probe_run *failed,
+                                 uint64_t seq)
+{
+    struct sched *s = j->sched;
+    struct sched_trace *t = calloc(1, sizeof *t);
+    if (!t)
+        return;
+    t->sched = s;
+    t->triggered_by = seq;
+    snprintf(t->target, sizeof t->target, "%s", j->target);
+    struct probe_run *r = &t->run;
+    faultline__result__init(&r->result);
+    r->loop = s->loop;
+    r->check = &s->trace_check;
+    r->host = j->host;
+    r->addr = failed->addr;
+    r->addrlen = failed->addrlen;
+    snprintf(r->address, sizeof r->address, "%s", failed->address);
+    r->done = sched__trace_done;
+    r->owner = t;
+    s->active++;
+    if (probe_start(r) < 0) {
+        sched__trace_done(r); /* an error result says why */
+        return;
+    }
+    t->next = s->traces;
+    s->traces = t;
+}
+
+/* Remember each address's status; a turn from ok to failing gets a trace. */
+static void sched__watch(struct sched_job *j)
+{
+    for (size_t i = 0; i < j->nruns; i++) {
+        const struct probe_run *r = &j->runs[i];
+        if (!r->address[0])
+            continue;
+        size_t k = 0;
+        while (k < SCHED_MAX_ADDRS && j->last_addr[k][0] && strcmp(j->last_addr[k], r->address))
+            k++;
+        if (k == SCHED_MAX_ADDRS)
+            k = 0; /* the name now has other addresses: start over */
+        int was = j->last_addr[k][0] ? j->last_status[k] : 0;
+        snprintf(j->last_addr[k], sizeof j->last_addr[k], "%s", r->address);
+        j->last_status[k] = r->result.status;
+        if (was == FAULTLINE__STATUS__STATUS_OK &&
+            r->result.status == FAULTLINE__STATUS__STATUS_FAIL && j->check->trace_on_failure &&
+            !j->sched->stopped)
+            sched__trigger_trace(j, r, r->result.seq);
+    }
+}
+
 static void sched__finish(struct sched_job *j)
 {
     struct sched *s = j->sched;
@@ -135,7 +226,8 @@ static void sched__finish(struct sched_job *j)
         results[i] = &r->result;
     }
     if (!s->stopped && j->nruns)
-        s->fn(s->ctx, results, j->nruns);
+        s->fn(s->ctx, results, j->nruns); /* assigns their seqs */
+    sched__watch(j);
     free(j->runs);
     j->runs = NULL;
     j->nruns = j->pending = 0;
@@ -356,6 +448,13 @@ int sched_run_once(struct sched *s)
 void sched_stop(struct sched *s)
 {
     s->stopped = 1;
+    while (s->traces) {
+        struct sched_trace *t = s->traces;
+        s->traces = t->next;
+        probe_trace_ops.cancel(&t->run);
+        free(t);
+        s->active--;
+    }
     for (size_t i = 0; i < s->njobs; i++) {
         struct sched_job *j = &s->jobs[i];
         uv_timer_stop(&j->timer);

@@ -43,3 +43,26 @@ done
 iso=$(probe r3a1 --family ipv4 --wait 200ms web.lab.test)
 check "an isolated host: no hop answers" test "$(field last_address <<<"$iso")" = ""
 "$LAB" fault isolate off r3a1 >/dev/null
+
+# A target turning from healthy to failing gets a trace at once, stored with
+# its results and naming the failing result it explains.
+"$FLEET" start "$BUILD" "$RUN" --interval 2s
+R() { "$CLI" --database "$RUN/faultline.db" results "$@"; }
+ok_once() { R --agent r2a1 --target web.lab.test:80 --status ok --limit 1 --json | grep -q '"status":"ok"'; }
+wait_until 30 "a healthy result for web:80 from r2a1" ok_once
+"$LAB" fault web-down on >/dev/null
+failed() { R --agent r2a1 --target web.lab.test:80 --status fail --limit 1 --json | grep -q 0x3791; }
+wait_until 30 "the first failure of web:80 from r2a1" failed
+traced() { R --agent r2a1 --target web.lab.test:80 --probe trace --limit 1 --json | grep -q triggered_by; }
+wait_until 10 "a triggered trace" traced
+first=$(R --agent r2a1 --target web.lab.test:80 --status fail --limit 0 --json | tail -1)
+trace=$(R --agent r2a1 --target web.lab.test:80 --probe trace --limit 0 --json | tail -1)
+fail_us=$(field start_us <<<"$first")
+trace_us=$(field start_us <<<"$trace")
+check "the trace starts within one interval (2 s) of the first failure ($(((trace_us - fail_us) / 1000)) ms)" \
+    test $((trace_us - fail_us)) -ge 0 -a $((trace_us - fail_us)) -le 2000000
+check "the trace names the failing result it explains" \
+    test "$(field triggered_by <<<"$trace")" = "$(field seq <<<"$first")"
+check "the trace is kept with the target's results and reaches it" \
+    test "$(field target <<<"$trace") $(field reached <<<"$trace")" = "web.lab.test:80 true"
+"$LAB" fault web-down off >/dev/null
