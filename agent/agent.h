@@ -111,12 +111,14 @@ struct probe_run {
         Faultline__DnsDetail dns;
         Faultline__MtuDetail mtu;
         Faultline__TraceDetail trace;
+        Faultline__HostDetail host;
     } detail;
     char *list[64]; /* storage for a repeated string field of the detail */
     char message[160];
     char address[64];
     char text[2048]; /* storage for the detail's strings: probe_text() */
     size_t text_used;
+    void *owned; /* one block the detail points into, freed with the run */
     /* probe-private state */
     void *priv;
 };
@@ -148,6 +150,7 @@ extern const struct probe_ops probe_http_ops;
 extern const struct probe_ops probe_dns_ops;
 extern const struct probe_ops probe_mtu_ops;
 extern const struct probe_ops probe_trace_ops;
+extern const struct probe_ops probe_host_ops;
 
 /* ---- scheduler -------------------------------------------------------- */
 

@@ -34,7 +34,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: faultline-agent --config.file FILE [--config.check]\n"
             "                       [--log.level LEVEL] [--log.format logfmt|json]\n"
-            "       faultline-agent probe TYPE [--KEY VALUE ...] [--json] TARGET...\n"
+            "       faultline-agent probe TYPE [--KEY VALUE ...] [--json] [--verbose] TARGET...\n"
             "       faultline-agent --version | --help\n"
             "\n"
             "  --config.file FILE  YAML configuration (see docs/configuration.md)\n"
@@ -211,6 +211,10 @@ static int probe_cmd(int argc, char **argv)
         int n;
         if (strcmp(arg, "--json") == 0) {
             pc.json = 1;
+            continue;
+        }
+        if (strcmp(arg, "--verbose") == 0) {
+            log_setup(FL_LOG_DEBUG, FL_LOG_LOGFMT);
             continue;
         }
         if (strncmp(arg, "--", 2) == 0) {

@@ -15,6 +15,7 @@ static const struct probe_ops *const probe_registry[] = {
     &probe_dns_ops,
     &probe_mtu_ops,
     &probe_trace_ops,
+    &probe_host_ops,
 };
 
 #define PROBE_N (sizeof probe_registry / sizeof probe_registry[0])
@@ -29,7 +30,7 @@ const struct probe_ops *probe_find(const char *name)
 
 const char *probe_names(void)
 {
-    return "icmp, tcp, http, dns, mtu, trace";
+    return "icmp, tcp, http, dns, mtu, trace, host";
 }
 
 char *probe_text(struct probe_run *run, const char *s)

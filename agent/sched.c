@@ -157,6 +157,7 @@ static void sched__trace_done(struct probe_run *run)
     Faultline__Result *r = &run->result;
     if (!s->stopped)
         s->fn(s->ctx, &r, 1);
+    free(run->owned);
     free(t);
     s->active--;
 }
@@ -228,6 +229,8 @@ static void sched__finish(struct sched_job *j)
     if (!s->stopped && j->nruns)
         s->fn(s->ctx, results, j->nruns); /* assigns their seqs */
     sched__watch(j);
+    for (size_t i = 0; i < j->nruns; i++)
+        free(j->runs[i].owned);
     free(j->runs);
     j->runs = NULL;
     j->nruns = j->pending = 0;
@@ -321,8 +324,8 @@ static void sched__start_runs(struct sched_job *j, struct addrinfo *res)
     struct addrinfo *uniq[SCHED_MAX_ADDRS];
     size_t n = 0;
     for (struct addrinfo *ai = res; ai && n < SCHED_MAX_ADDRS; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-            continue;
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6 && ai->ai_family != AF_UNSPEC)
+            continue; /* AF_UNSPEC: a probe of this host itself (host) */
         int dup = 0;
         for (size_t i = 0; i < n && !dup; i++)
             dup = uniq[i]->ai_addrlen == ai->ai_addrlen &&
@@ -350,7 +353,8 @@ static void sched__start_runs(struct sched_job *j, struct addrinfo *res)
         const void *a = r->addr.ss_family == AF_INET6
                             ? (const void *)&((struct sockaddr_in6 *)&r->addr)->sin6_addr
                             : (const void *)&((struct sockaddr_in *)&r->addr)->sin_addr;
-        inet_ntop(r->addr.ss_family, a, r->address, sizeof r->address);
+        if (r->addr.ss_family != AF_UNSPEC)
+            inet_ntop(r->addr.ss_family, a, r->address, sizeof r->address);
         if (probe_start(r) < 0)
             j->pending--; /* complete already, with an error result */
     }

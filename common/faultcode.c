@@ -23,6 +23,7 @@ static const char *const fault_categories[16] = {
 static const struct fault_sub fault_subs[] = {
     {0x1, 0x1, "probe"},
     {0x1, 0x2, "delivery"},
+    {0x1, 0x3, "host tcp"},
     {0x2, 0x1, "resolution"},
     {0x2, 0x2, "query"},
     {0x3, 0x1, "reachability"},
@@ -39,6 +40,9 @@ static const struct fault_err fault_errors[] = {
     {FL_FAULT_PROBE_RESOURCE, "resource exhausted",
      "out of file descriptors, memory or ports on the agent host"},
     {FL_FAULT_PROBE_INTERNAL, "internal error", "the probe failed for a reason of its own"},
+    {FL_FAULT_HOST_RETRANS, "retransmissions", "retransmitted segments above the threshold share of segments sent"},
+    {FL_FAULT_HOST_LISTEN_DROPS, "listen drops", "connections dropped at a full or overflowing listen queue"},
+    {FL_FAULT_HOST_ESTAB_SHARE, "few established", "established sockets below the threshold share of TCP sockets"},
     {FL_FAULT_OUTBOX_DROPPED, "results dropped",
      "the outbox was full and the oldest results were dropped (a Gap says which)"},
     {FL_FAULT_RESOLVE_NXDOMAIN, "name not found",

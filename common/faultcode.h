@@ -20,6 +20,10 @@ enum fl_fault {
     FL_FAULT_PROBE_PERMISSION = FL_FAULT(0x1, 0x1, 7, 0x1),
     FL_FAULT_PROBE_RESOURCE = FL_FAULT(0x1, 0x1, 7, 0x2),
     FL_FAULT_PROBE_INTERNAL = FL_FAULT(0x1, 0x1, 7, 0x3),
+    /* agent: the host's own TCP health */
+    FL_FAULT_HOST_RETRANS = FL_FAULT(0x1, 0x3, 6, 0x1),
+    FL_FAULT_HOST_LISTEN_DROPS = FL_FAULT(0x1, 0x3, 7, 0x2),
+    FL_FAULT_HOST_ESTAB_SHARE = FL_FAULT(0x1, 0x3, 6, 0x3),
     /* agent: delivery to the collector */
     FL_FAULT_OUTBOX_DROPPED = FL_FAULT(0x1, 0x2, 8, 0x1),
     /* dns: resolving the target's name through the system resolver */

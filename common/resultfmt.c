@@ -1,6 +1,7 @@
 #include "resultfmt.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "faultcode.h"
@@ -106,6 +107,22 @@ void resultfmt_detail_text(const fl_result *r, char *buf, size_t len)
         }
         break;
     }
+    case FAULTLINE__RESULT__DETAIL_HOST: {
+        const Faultline__HostDetail *d = r->host;
+        int n = snprintf(buf, len, "window=%ums estab_share=%.0f%%", d->window_ms,
+                         d->established_share * 100);
+        for (size_t i = 0; i < d->n_counters && n > 0 && (size_t)n < len; i++)
+            if (d->counters[i]->delta)
+                n += snprintf(buf + n, len - (size_t)n, " %s=+%lld", d->counters[i]->name,
+                              (long long)d->counters[i]->delta);
+        for (size_t i = 0; i < d->n_states && n > 0 && (size_t)n < len; i++)
+            if (d->states[i]->value)
+                n += snprintf(buf + n, len - (size_t)n, " %s=%llu", d->states[i]->name,
+                              (unsigned long long)d->states[i]->value);
+        if (n > 0 && (size_t)n < len && d->default_route_v4[0])
+            snprintf(buf + n, len - (size_t)n, " default %s", d->default_route_v4);
+        break;
+    }
     default:
         break;
     }
@@ -194,6 +211,29 @@ json_t *resultfmt_detail_json(const fl_result *r)
         return json_pack("{s:b, s:s, s:I, s:o}", "reached", (int)d->reached, "last_address",
                          d->last_address, "triggered_by", (json_int_t)d->triggered_by, "hops",
                          hops);
+    }
+    case FAULTLINE__RESULT__DETAIL_HOST: {
+        const Faultline__HostDetail *d = r->host;
+        json_t *counters = json_object(), *states = json_object(), *sysctls = json_object(),
+               *mtus = json_object();
+        for (size_t i = 0; i < d->n_counters; i++)
+            json_object_set_new(counters, d->counters[i]->name,
+                                json_pack("{s:I, s:I}", "value",
+                                          (json_int_t)d->counters[i]->value, "delta",
+                                          (json_int_t)d->counters[i]->delta));
+        for (size_t i = 0; i < d->n_states; i++)
+            json_object_set_new(states, d->states[i]->name,
+                                json_integer((json_int_t)d->states[i]->value));
+        for (size_t i = 0; i < d->n_sysctls; i++)
+            json_object_set_new(sysctls, d->sysctls[i]->key, json_string(d->sysctls[i]->value));
+        for (size_t i = 0; i < d->n_interface_mtus; i++)
+            json_object_set_new(mtus, d->interface_mtus[i]->key,
+                                json_integer(atoi(d->interface_mtus[i]->value)));
+        return json_pack("{s:I, s:f, s:o, s:o, s:o, s:o, s:s, s:s}", "window_ms",
+                         (json_int_t)d->window_ms, "established_share", d->established_share,
+                         "counters", counters, "states", states, "sysctls", sysctls,
+                         "interface_mtus", mtus, "default_route_v4", d->default_route_v4,
+                         "default_route_v6", d->default_route_v6);
     }
     default:
         return NULL;
