@@ -132,6 +132,7 @@ http {
     server {
         listen 80 default_server; listen [::]:80 default_server;
         location / { default_type text/plain; $body }
+        location = /big { default_type application/octet-stream; alias $STATE/big.bin; }
     }
 $tls}
 CONF
@@ -265,6 +266,7 @@ table inet fl_lab {
 }
 NFT
     make_certs
+    head -c 4194304 /dev/zero >"$STATE/big.bin" # /big: a 4 MiB transfer
     start_nginx web
     start_nginx far
     start_unbound
