@@ -79,7 +79,8 @@ struct probe_ops {
     void (*target_name)(const void *opts, const char *host, char *buf, size_t len);
     /* Where to send the probe, when that is not the target's own addresses
      * (a DNS probe asks servers about the target): fill up to MAX and
-     * return the count, or -errno.  NULL: resolve the target. */
+     * return the count, or -errno; -ENOSYS (or NULL) means: resolve the
+     * target.  An entry of family AF_UNSPEC is a run about this host. */
     int (*addresses)(const void *opts, enum agent_family family, struct sockaddr_storage *out,
                      size_t max);
     /* Start one run toward run->addr.  Returns 0 and later reports exactly
@@ -112,6 +113,7 @@ struct probe_run {
         Faultline__MtuDetail mtu;
         Faultline__TraceDetail trace;
         Faultline__HostDetail host;
+        Faultline__CaptureDetail capture;
     } detail;
     char *list[64]; /* storage for a repeated string field of the detail */
     char message[160];
@@ -151,6 +153,7 @@ extern const struct probe_ops probe_dns_ops;
 extern const struct probe_ops probe_mtu_ops;
 extern const struct probe_ops probe_trace_ops;
 extern const struct probe_ops probe_host_ops;
+extern const struct probe_ops probe_capture_ops;
 
 /* ---- scheduler -------------------------------------------------------- */
 

@@ -16,6 +16,7 @@ static const struct probe_ops *const probe_registry[] = {
     &probe_mtu_ops,
     &probe_trace_ops,
     &probe_host_ops,
+    &probe_capture_ops,
 };
 
 #define PROBE_N (sizeof probe_registry / sizeof probe_registry[0])
@@ -30,7 +31,7 @@ const struct probe_ops *probe_find(const char *name)
 
 const char *probe_names(void)
 {
-    return "icmp, tcp, http, dns, mtu, trace, host";
+    return "icmp, tcp, http, dns, mtu, trace, host, capture";
 }
 
 char *probe_text(struct probe_run *run, const char *s)

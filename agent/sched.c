@@ -5,6 +5,7 @@
  * (asynchronously, through libuv's resolver pool) and probes every address
  * it has, one result per address. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,6 +380,8 @@ static void sched__run(struct sched_job *j)
         struct sockaddr_storage ss[SCHED_MAX_ADDRS];
         struct addrinfo ai[SCHED_MAX_ADDRS];
         int n = j->check->ops->addresses(j->check->opts, j->check->family, ss, SCHED_MAX_ADDRS);
+        if (n == -ENOSYS)
+            goto resolve; /* the probe goes to the target after all */
         j->sched->active++;
         if (n <= 0) {
             sched__fail_job(j, FAULTLINE__STATUS__STATUS_ERROR, FL_FAULT_PROBE_INTERNAL,
@@ -397,6 +400,7 @@ static void sched__run(struct sched_job *j)
         sched__start_runs(j, ai);
         return;
     }
+resolve:
     if (j->literal.ai_addr) {
         j->sched->active++;
         if (hints.ai_family != AF_UNSPEC && hints.ai_family != j->literal.ai_family)

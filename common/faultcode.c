@@ -30,6 +30,7 @@ static const struct fault_sub fault_subs[] = {
     {0x3, 0x4, "path mtu"},
     {0x3, 0x5, "routing"},
     {0x3, 0x7, "transport"},
+    {0x3, 0x8, "capture"},
     {0x4, 0x1, "http"},
     {0x4, 0x2, "tls"},
 };
@@ -74,6 +75,9 @@ static const struct fault_err fault_errors[] = {
      "the trace stops before the target: the last hop that answers is named"},
     {FL_FAULT_TRACE_UNREACHABLE, "unreachable on the path",
      "a router on the path answered destination unreachable"},
+    {FL_FAULT_CAPTURE_ANOMALIES, "anomalies captured",
+     "resets, retransmissions, duplicate ACKs, zero windows, failed handshakes or ICMP errors in the window"},
+    {FL_FAULT_CAPTURE_DROPS, "capture drops", "the kernel dropped packets of the capture: the counts are low"},
     {FL_FAULT_TCP_REFUSED, "connection refused", "the target answered the SYN with a RST"},
     {FL_FAULT_TCP_TIMEOUT, "connect timeout", "no answer to the SYN within the timeout"},
     {FL_FAULT_TCP_HOST_UNREACH, "host unreachable",

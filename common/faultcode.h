@@ -53,6 +53,9 @@ enum fl_fault {
     /* network: routing (traceroute) */
     FL_FAULT_TRACE_INCOMPLETE = FL_FAULT(0x3, 0x5, 9, 0x1),
     FL_FAULT_TRACE_UNREACHABLE = FL_FAULT(0x3, 0x5, 10, 0x2),
+    /* network: what a capture window shows */
+    FL_FAULT_CAPTURE_ANOMALIES = FL_FAULT(0x3, 0x8, 6, 0x1),
+    FL_FAULT_CAPTURE_DROPS = FL_FAULT(0x3, 0x8, 5, 0x2),
     /* network: transport (TCP connect) */
     FL_FAULT_TCP_REFUSED = FL_FAULT(0x3, 0x7, 9, 0x1),
     FL_FAULT_TCP_TIMEOUT = FL_FAULT(0x3, 0x7, 9, 0x2),

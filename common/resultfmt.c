@@ -123,6 +123,25 @@ void resultfmt_detail_text(const fl_result *r, char *buf, size_t len)
             snprintf(buf + n, len - (size_t)n, " default %s", d->default_route_v4);
         break;
     }
+    case FAULTLINE__RESULT__DETAIL_CAPTURE: {
+        const Faultline__CaptureDetail *d = r->capture;
+        snprintf(buf, len,
+                 "%s [%s] packets=%llu tcp=%llu syn=%llu synack=%llu rst=%llu handshakes=%llu/%llu "
+                 "retrans=%llu fast_retrans=%llu dupack=%llu zero_window=%llu unreachable=%llu "
+                 "frag_needed=%llu too_big=%llu malformed=%llu dropped=%llu%s%s",
+                 d->interface, d->filter, (unsigned long long)d->packets,
+                 (unsigned long long)d->tcp, (unsigned long long)d->syn,
+                 (unsigned long long)d->synack, (unsigned long long)d->rst,
+                 (unsigned long long)d->handshakes_completed,
+                 (unsigned long long)d->handshakes_attempted,
+                 (unsigned long long)d->retransmissions, (unsigned long long)d->fast_retransmissions,
+                 (unsigned long long)d->duplicate_acks, (unsigned long long)d->zero_windows,
+                 (unsigned long long)d->unreachable, (unsigned long long)d->frag_needed,
+                 (unsigned long long)d->packet_too_big, (unsigned long long)d->malformed,
+                 (unsigned long long)(d->kernel_dropped + d->interface_dropped),
+                 d->saved_file[0] ? " saved=" : "", d->saved_file);
+        break;
+    }
     default:
         break;
     }
@@ -234,6 +253,33 @@ json_t *resultfmt_detail_json(const fl_result *r)
                          "counters", counters, "states", states, "sysctls", sysctls,
                          "interface_mtus", mtus, "default_route_v4", d->default_route_v4,
                          "default_route_v6", d->default_route_v6);
+    }
+    case FAULTLINE__RESULT__DETAIL_CAPTURE: {
+        const Faultline__CaptureDetail *d = r->capture;
+        json_t *codes = json_object();
+        for (size_t i = 0; i < d->n_unreachable_by_code; i++)
+            json_object_set_new(codes, d->unreachable_by_code[i]->name,
+                                json_integer((json_int_t)d->unreachable_by_code[i]->value));
+        json_t *o = json_pack(
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "interface", d->interface, "filter", d->filter, "window_ms",
+            (json_int_t)d->window_ms, "packets", (json_int_t)d->packets, "bytes",
+            (json_int_t)d->bytes, "malformed", (json_int_t)d->malformed, "truncated",
+            (json_int_t)d->truncated, "tcp", (json_int_t)d->tcp, "syn", (json_int_t)d->syn,
+            "synack", (json_int_t)d->synack, "rst", (json_int_t)d->rst, "handshakes_attempted",
+            (json_int_t)d->handshakes_attempted, "handshakes_completed",
+            (json_int_t)d->handshakes_completed, "retransmissions",
+            (json_int_t)d->retransmissions, "fast_retransmissions",
+            (json_int_t)d->fast_retransmissions, "duplicate_acks", (json_int_t)d->duplicate_acks);
+        json_object_update_new(
+            o, json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:s}", "zero_windows",
+                         (json_int_t)d->zero_windows, "unreachable", (json_int_t)d->unreachable,
+                         "unreachable_by_code", codes, "frag_needed", (json_int_t)d->frag_needed,
+                         "packet_too_big", (json_int_t)d->packet_too_big, "kernel_received",
+                         (json_int_t)d->kernel_received, "kernel_dropped",
+                         (json_int_t)d->kernel_dropped, "interface_dropped",
+                         (json_int_t)d->interface_dropped, "saved_file", d->saved_file));
+        return o;
     }
     default:
         return NULL;

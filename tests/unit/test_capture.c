@@ -109,11 +109,40 @@ static void corpus_never_crashes(void **state)
     assert_true(packets > 0);
 }
 
+/* Input that lies is counted, not believed. */
+static void lying_input_is_counted(void **state)
+{
+    struct timeval ts = {1, 0};
+    uint8_t pkt[64] = {0};
+    struct capture *c = capture_new(1 /* Ethernet */);
+    capture_feed(c, &ts, pkt, 64, 40);       /* caplen > len */
+    capture_feed(c, &ts, pkt, 10, 10);       /* shorter than an Ethernet header */
+    pkt[12] = 0x08, pkt[13] = 0x00;          /* IPv4 ... */
+    pkt[14] = 0x4f;                          /* ... with a 60-byte header in 50 bytes */
+    capture_feed(c, &ts, pkt, 64, 64);
+    pkt[14] = 0x45, pkt[16] = 0, pkt[17] = 10; /* total length shorter than the header */
+    capture_feed(c, &ts, pkt, 64, 64);
+    pkt[12] = 0x12, pkt[13] = 0x34;          /* an ethertype nobody analyses */
+    capture_feed(c, &ts, pkt, 64, 64);
+    capture_feed(c, &ts, pkt, 30, 1500);     /* truncated by the snapshot length */
+    const struct capture_counts *k = capture_counts(c);
+    assert_int_equal(k->packets, 6);
+    assert_int_equal(k->malformed, 4);
+    assert_int_equal(k->truncated, 1);
+    assert_int_equal(k->unsupported, 2);
+    capture_free(&c);
+    c = capture_new(4242); /* a bogus link type */
+    capture_feed(c, &ts, pkt, 64, 64);
+    assert_int_equal(capture_counts(c)->unsupported, 1);
+    capture_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lab_captures_match_tshark),
         cmocka_unit_test(corpus_never_crashes),
+        cmocka_unit_test(lying_input_is_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,7 +108,7 @@ static void duplicate_key_is_a_syntax_error(void **state)
 static void unknown_probe_lists_the_known_ones(void **state)
 {
     expect_error("collector: {endpoint: tcp://x:1}\nchecks:\n  - {probe: smtp, targets: [a]}\n",
-                 "probe: unknown probe 'smtp' (one of icmp, tcp, http, dns, mtu, trace, host");
+                 "probe: unknown probe 'smtp' (one of icmp, tcp, http, dns, mtu, trace, host, capture");
 }
 
 static void required_sections(void **state)
