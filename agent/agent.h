@@ -29,6 +29,7 @@ struct check {
     int64_t retries;
     enum agent_family family;
     int trace_on_failure; /* trace toward an address that turns from ok to failing */
+    int64_t capture_on_failure_us; /* and capture its traffic this long (0: no) */
     _Alignas(max_align_t) unsigned char opts[AGENT_MAX_OPTS];
 };
 
@@ -44,6 +45,7 @@ struct agent_config {
     size_t nchecks;
     /* defaults applied to checks that do not say */
     int64_t interval_us, timeout_us, retries;
+    int timeout_set, retries_set; /* said in the defaults section */
 };
 
 /* Load FILE.  0, or -1 with every error as "file:line:col: message" lines in
@@ -77,6 +79,10 @@ struct probe_ops {
     void (*validate)(struct cfg *c, struct fy_node *node, const void *opts);
     /* the target's name as reported: "web" for icmp, "web:80" for tcp */
     void (*target_name)(const void *opts, const char *host, char *buf, size_t len);
+    /* default timeout and retries when neither the check nor the defaults
+     * section says (0: the agent's) */
+    int64_t default_timeout_us;
+    int default_retries;
     /* Where to send the probe, when that is not the target's own addresses
      * (a DNS probe asks servers about the target): fill up to MAX and
      * return the count, or -errno; -ENOSYS (or NULL) means: resolve the
@@ -154,6 +160,8 @@ extern const struct probe_ops probe_mtu_ops;
 extern const struct probe_ops probe_trace_ops;
 extern const struct probe_ops probe_host_ops;
 extern const struct probe_ops probe_capture_ops;
+/* Set a capture check's window (a capture triggered by a failure). */
+void probe_capture_set_window(void *opts, int64_t window_us);
 
 /* ---- scheduler -------------------------------------------------------- */
 

@@ -24,6 +24,7 @@
 static const struct cfg_range config_interval_range = {100000, 86400 * 1000000LL};
 static const struct cfg_range config_timeout_range = {1000, 600 * 1000000LL};
 static const struct cfg_range config_retries_range = {0, 10};
+static const struct cfg_range config_capture_range = {0, 600 * 1000000LL};
 
 static int config__targets(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
                            const void *arg)
@@ -97,6 +98,8 @@ static const struct cfg_field config_check_common[] = {
     {"retries", cfg_parse_int, offsetof(struct check, retries), &config_retries_range},
     {"family", config__family, offsetof(struct check, family), NULL},
     {"trace_on_failure", cfg_parse_bool, offsetof(struct check, trace_on_failure), NULL},
+    {"capture_on_failure", cfg_parse_duration, offsetof(struct check, capture_on_failure_us),
+     &config_capture_range},
 };
 
 static struct fy_node *config__lookup(struct fy_node *map, const char *name, struct fy_node **key)
@@ -296,22 +299,39 @@ static const struct cfg_field config_top_fields[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* Whether the defaults section set timeout and retries, then their values. */
+static void config__settle(struct agent_config *cfg)
+{
+    cfg->timeout_set = cfg->timeout_us != CONFIG_UNSET;
+    cfg->retries_set = cfg->retries != CONFIG_UNSET;
+    if (!cfg->timeout_set)
+        cfg->timeout_us = 2 * 1000000LL;
+    if (!cfg->retries_set)
+        cfg->retries = 0;
+}
+
+/* A check's own value first, then the probe's default (an HTTP request
+ * gets 5 s and 3 retries), then the configuration's defaults. */
 static void config__apply_defaults(const struct agent_config *cfg, struct check *ck)
 {
     if (ck->interval_us == CONFIG_UNSET)
         ck->interval_us = cfg->interval_us;
     if (ck->timeout_us == CONFIG_UNSET)
-        ck->timeout_us = cfg->timeout_us;
+        ck->timeout_us = ck->ops && ck->ops->default_timeout_us && !cfg->timeout_set
+                             ? ck->ops->default_timeout_us
+                             : cfg->timeout_us;
     if (ck->retries == CONFIG_UNSET)
-        ck->retries = cfg->retries;
+        ck->retries = ck->ops && ck->ops->default_retries && !cfg->retries_set
+                          ? ck->ops->default_retries
+                          : cfg->retries;
 }
 
 static void config__init(struct agent_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->interval_us = 10 * 1000000LL;
-    cfg->timeout_us = 2 * 1000000LL;
-    cfg->retries = 0;
+    cfg->timeout_us = CONFIG_UNSET; /* 2 s and 0 unless said: see config__settle */
+    cfg->retries = CONFIG_UNSET;
     cfg->heartbeat_us = 5 * 1000000LL;
     cfg->outbox_max = 1000000;
 }
@@ -327,6 +347,7 @@ int agent_config_load(const char *file, struct agent_config *cfg, char *err, siz
         cfg_error(c, NULL, "empty configuration");
     else
         cfg_map(c, root, "configuration", config_top_fields, cfg);
+    config__settle(cfg);
     if (!cfg_error_count(c)) {
         if (!cfg->endpoint)
             cfg_error(c, root, "collector: 'endpoint' is required");
@@ -361,6 +382,7 @@ int agent_config_check_from_text(const char *text, struct check *out, char *err,
 {
     struct agent_config defaults;
     config__init(&defaults);
+    config__settle(&defaults);
     struct cfg *c = cfg_open_buffer("command line", text, strlen(text), err, errlen);
     if (!c)
         return -1;

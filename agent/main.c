@@ -241,7 +241,9 @@ static int probe_cmd(int argc, char **argv)
         memcpy(yaml + len, piece, (size_t)n + 1);
         len += (size_t)n;
     }
-    if (!tlen) {
+    if (!tlen && strstr(yaml, "\"read\": ")) {
+        tlen = (size_t)snprintf(targets, cap, "\"file\""); /* a file needs no target */
+    } else if (!tlen) {
         fprintf(stderr, "faultline-agent probe: no target given\n");
         goto out;
     }

@@ -410,6 +410,11 @@ static void capture_cancel(struct probe_run *run)
     capture__end(st);
 }
 
+void probe_capture_set_window(void *opts, int64_t window_us)
+{
+    ((struct capture_opts *)opts)->window_us = window_us;
+}
+
 const struct probe_ops probe_capture_ops = {
     .name = "capture",
     .type = FAULTLINE__PROBE_TYPE__PROBE_CAPTURE,

@@ -39,9 +39,11 @@ struct sched_job {
     int last_status[SCHED_MAX_ADDRS];
 };
 
-/* A traceroute started because a target turned from healthy to failing. */
+/* A traceroute or capture window started because a target turned from
+ * healthy to failing: evidence kept with the target's results. */
 struct sched_trace {
     struct probe_run run;
+    struct check check; /* its own copy: a capture's window is the trigger's */
     struct sched *sched;
     char target[300];
     uint64_t triggered_by;
@@ -155,6 +157,8 @@ static void sched__trace_done(struct probe_run *run)
     run->result.address = run->address;
     if (run->result.detail_case == FAULTLINE__RESULT__DETAIL_TRACE)
         run->result.trace->triggered_by = t->triggered_by;
+    else if (run->result.detail_case == FAULTLINE__RESULT__DETAIL_CAPTURE)
+        run->result.capture->triggered_by = t->triggered_by;
     Faultline__Result *r = &run->result;
     if (!s->stopped)
         s->fn(s->ctx, &r, 1);
@@ -163,22 +167,30 @@ static void sched__trace_done(struct probe_run *run)
     s->active--;
 }
 
-/* Trace the path toward a failing address at once, as evidence kept with
- * the target's results. */
-static void sched__trigger_trace(struct sched_job *j, const struct probe_run *failed,
-                                 uint64_t seq)
+/* Trace the path toward a failing address (or capture its traffic for a
+ * while) at once, as evidence kept with the target's results. */
+static void sched__trigger(struct sched_job *j, const struct probe_run *failed, uint64_t seq,
+                           const struct probe_ops *ops)
 {
     struct sched *s = j->sched;
     struct sched_trace *t = calloc(1, sizeof *t);
     if (!t)
         return;
+    if (ops == &probe_trace_ops) {
+        t->check = s->trace_check;
+    } else {
+        t->check.ops = ops;
+        ops->defaults(t->check.opts);
+        t->check.timeout_us = j->check->capture_on_failure_us;
+        probe_capture_set_window(t->check.opts, j->check->capture_on_failure_us);
+    }
     t->sched = s;
     t->triggered_by = seq;
     snprintf(t->target, sizeof t->target, "%s", j->target);
     struct probe_run *r = &t->run;
     faultline__result__init(&r->result);
     r->loop = s->loop;
-    r->check = &s->trace_check;
+    r->check = &t->check;
     r->host = j->host;
     r->addr = failed->addr;
     r->addrlen = failed->addrlen;
@@ -209,10 +221,13 @@ static void sched__watch(struct sched_job *j)
         int was = j->last_addr[k][0] ? j->last_status[k] : 0;
         snprintf(j->last_addr[k], sizeof j->last_addr[k], "%s", r->address);
         j->last_status[k] = r->result.status;
-        if (was == FAULTLINE__STATUS__STATUS_OK &&
-            r->result.status == FAULTLINE__STATUS__STATUS_FAIL && j->check->trace_on_failure &&
-            !j->sched->stopped)
-            sched__trigger_trace(j, r, r->result.seq);
+        if (was != FAULTLINE__STATUS__STATUS_OK ||
+            r->result.status != FAULTLINE__STATUS__STATUS_FAIL || j->sched->stopped)
+            continue;
+        if (j->check->trace_on_failure)
+            sched__trigger(j, r, r->result.seq, &probe_trace_ops);
+        if (j->check->capture_on_failure_us)
+            sched__trigger(j, r, r->result.seq, &probe_capture_ops);
     }
 }
 
@@ -459,7 +474,7 @@ void sched_stop(struct sched *s)
     while (s->traces) {
         struct sched_trace *t = s->traces;
         s->traces = t->next;
-        probe_trace_ops.cancel(&t->run);
+        t->check.ops->cancel(&t->run);
         free(t);
         s->active--;
     }

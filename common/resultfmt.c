@@ -272,13 +272,14 @@ json_t *resultfmt_detail_json(const fl_result *r)
             (json_int_t)d->retransmissions, "fast_retransmissions",
             (json_int_t)d->fast_retransmissions, "duplicate_acks", (json_int_t)d->duplicate_acks);
         json_object_update_new(
-            o, json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:s}", "zero_windows",
+            o, json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "zero_windows",
                          (json_int_t)d->zero_windows, "unreachable", (json_int_t)d->unreachable,
                          "unreachable_by_code", codes, "frag_needed", (json_int_t)d->frag_needed,
                          "packet_too_big", (json_int_t)d->packet_too_big, "kernel_received",
                          (json_int_t)d->kernel_received, "kernel_dropped",
                          (json_int_t)d->kernel_dropped, "interface_dropped",
-                         (json_int_t)d->interface_dropped, "saved_file", d->saved_file));
+                         (json_int_t)d->interface_dropped, "saved_file", d->saved_file,
+                         "triggered_by", (json_int_t)d->triggered_by));
         return o;
     }
     default:

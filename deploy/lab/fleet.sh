@@ -39,6 +39,7 @@ checks:
   - probe: tcp
     targets: [web.lab.test, far.lab.test]
     port: 80
+    capture_on_failure: 3s
   - probe: tcp
     targets: [dns.lab.test]
     port: 53

@@ -65,4 +65,9 @@ check "the trace names the failing result it explains" \
     test "$(field triggered_by <<<"$trace")" = "$(field seq <<<"$first")"
 check "the trace is kept with the target's results and reaches it" \
     test "$(field target <<<"$trace") $(field reached <<<"$trace")" = "web.lab.test:80 true"
+captured() { R --agent r2a1 --target web.lab.test:80 --probe capture --limit 1 --json | grep -q triggered_by; }
+wait_until 15 "a capture window triggered by the failure" captured
+cap=$(R --agent r2a1 --target web.lab.test:80 --probe capture --limit 0 --json | tail -1)
+check "the triggered capture names the failing result and saw the next refusals (rst $(field rst <<<"$cap"))" \
+    test "$(field triggered_by <<<"$cap")" = "$(field seq <<<"$first")" -a "$(field rst <<<"$cap")" -ge 1
 "$LAB" fault web-down off >/dev/null
