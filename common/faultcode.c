@@ -46,6 +46,8 @@ static const struct fault_err fault_errors[] = {
     {FL_FAULT_HOST_ESTAB_SHARE, "few established", "established sockets below the threshold share of TCP sockets"},
     {FL_FAULT_OUTBOX_DROPPED, "results dropped",
      "the outbox was full and the oldest results were dropped (a Gap says which)"},
+    {FL_FAULT_AGENT_SILENT, "agent silent",
+     "no result and no heartbeat from the agent for longer than the silence limit"},
     {FL_FAULT_RESOLVE_NXDOMAIN, "name not found",
      "the target's name does not exist (NXDOMAIN or no such host)"},
     {FL_FAULT_RESOLVE_TEMPFAIL, "resolver failure",

@@ -26,6 +26,7 @@ enum fl_fault {
     FL_FAULT_HOST_ESTAB_SHARE = FL_FAULT(0x1, 0x3, 6, 0x3),
     /* agent: delivery to the collector */
     FL_FAULT_OUTBOX_DROPPED = FL_FAULT(0x1, 0x2, 8, 0x1),
+    FL_FAULT_AGENT_SILENT = FL_FAULT(0x1, 0x2, 10, 0x2),
     /* dns: resolving the target's name through the system resolver */
     FL_FAULT_RESOLVE_NXDOMAIN = FL_FAULT(0x2, 0x1, 9, 0x1),
     FL_FAULT_RESOLVE_TEMPFAIL = FL_FAULT(0x2, 0x1, 9, 0x2),

@@ -1,0 +1,480 @@
+#include "correlate.h"
+
+#include "faultcode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CORR_BUCKETS 4096
+#define CORR_PROBE_DNS 4
+#define CORR_PROBE_MTU 5
+#define CORR_PROBE_TRACE 6
+#define CORR_PROBE_CAPTURE 7
+
+struct corr_agent {
+    char name[CORR_NAME / 2], region[32];
+    int64_t last_seen;
+};
+
+struct corr_pair {
+    size_t agent; /* index into agents */
+    char target[CORR_NAME], target_region[32], address[64];
+    int probe;
+    int failing, fails, oks, black_hole, explained;
+    uint16_t fault;
+    struct corr_pair *next; /* hash chain */
+};
+
+struct correlate {
+    struct correlate_config cfg;
+    struct corr_agent *agents;
+    size_t nagents, capagents;
+    struct corr_pair **pairs; /* in creation order */
+    size_t npairs, cappairs;
+    struct corr_pair *buckets[CORR_BUCKETS];
+};
+
+const char *correlate_verdict_name(enum corr_verdict v)
+{
+    static const char *const names[] = {"?",    "AGENT", "MTU_BLACKHOLE", "DNS_RESOLVER",
+                                        "DNS_ZONE", "PATH", "TARGET"};
+    return v >= CORR_AGENT && v <= CORR_TARGET ? names[v] : "?";
+}
+
+void correlate_config_defaults(struct correlate_config *cfg)
+{
+    cfg->open_after = 3;
+    cfg->close_after = 2;
+    cfg->silent_after_us = 30 * 1000000LL;
+    cfg->agent_share = 0.8;
+    cfg->agent_min_targets = 2;
+    cfg->target_share = 0.5;
+    cfg->target_min_regions = 2;
+    cfg->resolver_min_names = 2;
+}
+
+struct correlate *correlate_new(const struct correlate_config *cfg)
+{
+    struct correlate *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (cfg)
+        c->cfg = *cfg;
+    else
+        correlate_config_defaults(&c->cfg);
+    return c;
+}
+
+void correlate_free(struct correlate **pc)
+{
+    if (!pc || !*pc)
+        return;
+    struct correlate *c = *pc;
+    for (size_t i = 0; i < c->npairs; i++)
+        free(c->pairs[i]);
+    free(c->pairs);
+    free(c->agents);
+    free(c);
+    *pc = NULL;
+}
+
+static size_t corr__agent(struct correlate *c, const char *name, const char *region)
+{
+    for (size_t i = 0; i < c->nagents; i++)
+        if (strcmp(c->agents[i].name, name) == 0) {
+            if (region && region[0])
+                snprintf(c->agents[i].region, sizeof c->agents[i].region, "%s", region);
+            return i;
+        }
+    if (c->nagents == c->capagents) {
+        size_t n = c->capagents ? c->capagents * 2 : 16;
+        struct corr_agent *a = realloc(c->agents, n * sizeof *a);
+        if (!a)
+            return SIZE_MAX;
+        c->agents = a;
+        c->capagents = n;
+    }
+    struct corr_agent *a = &c->agents[c->nagents];
+    memset(a, 0, sizeof *a);
+    snprintf(a->name, sizeof a->name, "%s", name);
+    snprintf(a->region, sizeof a->region, "%s", region ? region : "");
+    return c->nagents++;
+}
+
+static unsigned corr__hash(size_t agent, const char *target, const char *address, int probe)
+{
+    unsigned h = 2166136261u ^ (unsigned)agent ^ ((unsigned)probe << 24);
+    for (const char *s = target; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    for (const char *s = address; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % CORR_BUCKETS;
+}
+
+static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const struct corr_input *in)
+{
+    unsigned h = corr__hash(agent, in->target, in->address, in->probe);
+    for (struct corr_pair *p = c->buckets[h]; p; p = p->next)
+        if (p->agent == agent && p->probe == in->probe && !strcmp(p->target, in->target) &&
+            !strcmp(p->address, in->address))
+            return p;
+    if (c->npairs == c->cappairs) {
+        size_t n = c->cappairs ? c->cappairs * 2 : 64;
+        struct corr_pair **a = realloc(c->pairs, n * sizeof *a);
+        if (!a)
+            return NULL;
+        c->pairs = a;
+        c->cappairs = n;
+    }
+    struct corr_pair *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->agent = agent;
+    p->probe = in->probe;
+    snprintf(p->target, sizeof p->target, "%s", in->target);
+    snprintf(p->address, sizeof p->address, "%s", in->address ? in->address : "");
+    p->next = c->buckets[h];
+    c->buckets[h] = p;
+    c->pairs[c->npairs++] = p;
+    return p;
+}
+
+void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,
+                         int64_t now_us)
+{
+    size_t a = corr__agent(c, agent, region);
+    if (a != SIZE_MAX && now_us > c->agents[a].last_seen)
+        c->agents[a].last_seen = now_us;
+}
+
+void correlate_result(struct correlate *c, const struct corr_input *in)
+{
+    /* Traces and capture windows are evidence, not health. */
+    if (in->probe == CORR_PROBE_TRACE || in->probe == CORR_PROBE_CAPTURE)
+        return;
+    size_t a = corr__agent(c, in->agent, in->region);
+    if (a == SIZE_MAX)
+        return;
+    if (in->ts_us > c->agents[a].last_seen)
+        c->agents[a].last_seen = in->ts_us;
+    struct corr_pair *p = corr__pair(c, a, in);
+    if (!p)
+        return;
+    snprintf(p->target_region, sizeof p->target_region, "%s",
+             in->target_region ? in->target_region : "");
+    if (in->ok) {
+        p->fails = 0;
+        if (++p->oks >= c->cfg.close_after)
+            p->failing = 0;
+    } else {
+        p->oks = 0;
+        p->fault = in->fault;
+        p->black_hole = in->black_hole;
+        if (++p->fails >= c->cfg.open_after)
+            p->failing = 1;
+    }
+}
+
+size_t correlate_failing(const struct correlate *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->npairs; i++)
+        n += c->pairs[i]->failing;
+    return n;
+}
+
+/* ---- diagnoses ------------------------------------------------------------ */
+
+static void corr__add_name(char (*list)[CORR_NAME], size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(list[i], name) == 0)
+            return;
+    if (*n < CORR_MAX_NAMES)
+        snprintf(list[(*n)++], CORR_NAME, "%s", name);
+}
+
+static void corr__explain(struct correlate *c, struct corr_diagnosis *d, struct corr_pair *p)
+{
+    p->explained = 1;
+    d->npairs++;
+    corr__add_name(d->agents, &d->nagents, c->agents[p->agent].name);
+    corr__add_name(d->targets, &d->ntargets, p->target);
+    if (((p->fault >> 4) & 0xf) > ((d->fault >> 4) & 0xf) || !d->fault)
+        d->fault = p->fault;
+}
+
+static struct corr_diagnosis *corr__new(struct corr_diagnosis *out, size_t *n, size_t max,
+                                        enum corr_verdict v, const char *component)
+{
+    if (*n >= max)
+        return NULL;
+    struct corr_diagnosis *d = &out[(*n)++];
+    memset(d, 0, sizeof *d);
+    d->verdict = v;
+    snprintf(d->component, sizeof d->component, "%s", component);
+    return d;
+}
+
+/* Does some agent other than P's have a healthy pair toward the same
+ * target and address? */
+static int corr__reached_by_other(const struct correlate *c, const struct corr_pair *p)
+{
+    for (size_t i = 0; i < c->npairs; i++) {
+        const struct corr_pair *q = c->pairs[i];
+        if (q->agent != p->agent && !q->failing && q->probe == p->probe &&
+            !strcmp(q->target, p->target) && !strcmp(q->address, p->address))
+            return 1;
+    }
+    return 0;
+}
+
+static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
+                         size_t max)
+{
+    for (size_t a = 0; a < c->nagents; a++) {
+        const struct corr_agent *ag = &c->agents[a];
+        if (now - ag->last_seen > c->cfg.silent_after_us) {
+            struct corr_diagnosis *d = corr__new(out, n, max, CORR_AGENT, ag->name);
+            if (!d)
+                return;
+            corr__add_name(d->agents, &d->nagents, ag->name);
+            for (size_t i = 0; i < c->npairs; i++)
+                if (c->pairs[i]->agent == a)
+                    corr__explain(c, d, c->pairs[i]);
+            d->fault = FL_FAULT_AGENT_SILENT;
+            snprintf(d->explanation, sizeof d->explanation, "%s has been silent for %lld s",
+                     ag->name, (long long)((now - ag->last_seen) / 1000000));
+            continue;
+        }
+        /* Its pairs, those failing, and those others reach. */
+        size_t targets = 0, failing = 0, reached = 0;
+        for (size_t i = 0; i < c->npairs; i++) {
+            const struct corr_pair *p = c->pairs[i];
+            if (p->agent != a)
+                continue;
+            targets++;
+            if (p->failing) {
+                failing++;
+                reached += corr__reached_by_other(c, p);
+            }
+        }
+        if (targets < (size_t)c->cfg.agent_min_targets || !failing ||
+            (double)failing < c->cfg.agent_share * (double)targets || reached * 2 < failing)
+            continue;
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_AGENT, ag->name);
+        if (!d)
+            return;
+        for (size_t i = 0; i < c->npairs; i++)
+            if (c->pairs[i]->agent == a && c->pairs[i]->failing)
+                corr__explain(c, d, c->pairs[i]);
+        snprintf(d->explanation, sizeof d->explanation,
+                 "%s fails toward %zu of its %zu targets; other agents reach %zu of those",
+                 ag->name, failing, targets, reached);
+    }
+}
+
+static void corr__mtu(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
+{
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *p = c->pairs[i];
+        if (p->explained || !p->failing || p->probe != CORR_PROBE_MTU || !p->black_hole)
+            continue;
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_MTU_BLACKHOLE, p->target);
+        if (!d)
+            return;
+        for (size_t k = i; k < c->npairs; k++) {
+            struct corr_pair *q = c->pairs[k];
+            if (!q->explained && q->failing && q->probe == CORR_PROBE_MTU && q->black_hole &&
+                !strcmp(q->target, p->target))
+                corr__explain(c, d, q);
+        }
+        snprintf(d->explanation, sizeof d->explanation,
+                 "path MTU black hole toward %s, seen by %zu agents", p->target, d->nagents);
+    }
+}
+
+static void corr__dns(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
+{
+    /* One server failing for several names: the resolver. */
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *p = c->pairs[i];
+        if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS)
+            continue;
+        char names[CORR_MAX_NAMES][CORR_NAME];
+        size_t nnames = 0;
+        for (size_t k = i; k < c->npairs; k++) {
+            const struct corr_pair *q = c->pairs[k];
+            if (!q->explained && q->failing && q->probe == CORR_PROBE_DNS &&
+                !strcmp(q->address, p->address))
+                corr__add_name(names, &nnames, q->target);
+        }
+        if (nnames < (size_t)c->cfg.resolver_min_names)
+            continue;
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DNS_RESOLVER, p->address);
+        if (!d)
+            return;
+        for (size_t k = i; k < c->npairs; k++) {
+            struct corr_pair *q = c->pairs[k];
+            if (!q->explained && q->failing && q->probe == CORR_PROBE_DNS &&
+                !strcmp(q->address, p->address))
+                corr__explain(c, d, q);
+        }
+        snprintf(d->explanation, sizeof d->explanation,
+                 "DNS server %s fails for %zu names from %zu agents", p->address, nnames,
+                 d->nagents);
+    }
+    /* One name failing through every server asked: the zone. */
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *p = c->pairs[i];
+        if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS)
+            continue;
+        int all = 1;
+        size_t servers = 0;
+        for (size_t k = 0; k < c->npairs; k++) {
+            const struct corr_pair *q = c->pairs[k];
+            if (q->probe == CORR_PROBE_DNS && !strcmp(q->target, p->target)) {
+                all &= q->failing;
+                servers++;
+            }
+        }
+        if (!all)
+            continue;
+        char zone[CORR_NAME];
+        snprintf(zone, sizeof zone, "%.*s", (int)strcspn(p->target, "/"), p->target);
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DNS_ZONE, zone);
+        if (!d)
+            return;
+        for (size_t k = i; k < c->npairs; k++) {
+            struct corr_pair *q = c->pairs[k];
+            if (!q->explained && q->failing && q->probe == CORR_PROBE_DNS &&
+                !strcmp(q->target, p->target))
+                corr__explain(c, d, q);
+        }
+        snprintf(d->explanation, sizeof d->explanation,
+                 "%s fails through every server asked (%zu answers from %zu agents)", p->target,
+                 servers, d->nagents);
+    }
+}
+
+static const char *corr__region(const struct correlate *c, const struct corr_pair *p)
+{
+    return c->agents[p->agent].region;
+}
+
+/* Some healthy pair from an agent in region FROM (or, with NOT_FROM, from
+ * any region other than the two) toward a target in region TO (or, with
+ * NOT_TO, outside TO). */
+static int corr__healthy(const struct correlate *c, const char *from, const char *avoid,
+                         const char *to, int outside_to)
+{
+    for (size_t i = 0; i < c->npairs; i++) {
+        const struct corr_pair *p = c->pairs[i];
+        const char *r = corr__region(c, p);
+        if (p->failing || !r[0])
+            continue;
+        if (from ? strcmp(r, from) != 0 : !strcmp(r, avoid) || !strcmp(r, to))
+            continue;
+        if (outside_to ? !strcmp(p->target_region, to) : strcmp(p->target_region, to) != 0)
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
+static void corr__paths(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
+{
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *p = c->pairs[i];
+        const char *r = corr__region(c, p), *s = p->target_region;
+        if (p->explained || !p->failing || !r[0] || !s[0] || !strcmp(r, s))
+            continue;
+        const char *lo = strcmp(r, s) < 0 ? r : s, *hi = strcmp(r, s) < 0 ? s : r;
+        size_t count = 0;
+        for (size_t k = i; k < c->npairs; k++) {
+            const struct corr_pair *q = c->pairs[k];
+            const char *qr = corr__region(c, q);
+            if (!q->explained && q->failing &&
+                ((!strcmp(qr, lo) && !strcmp(q->target_region, hi)) ||
+                 (!strcmp(qr, hi) && !strcmp(q->target_region, lo))))
+                count++;
+        }
+        /* Others reach the far side, and the near side reaches elsewhere. */
+        int others_reach = corr__healthy(c, NULL, lo, hi, 0) || corr__healthy(c, NULL, hi, lo, 0);
+        int near_reaches = corr__healthy(c, lo, NULL, hi, 1) || corr__healthy(c, hi, NULL, lo, 1);
+        if (count < 2 || !others_reach || !near_reaches)
+            continue;
+        char comp[CORR_NAME];
+        snprintf(comp, sizeof comp, "%s<->%s", lo, hi);
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_PATH, comp);
+        if (!d)
+            return;
+        for (size_t k = i; k < c->npairs; k++) {
+            struct corr_pair *q = c->pairs[k];
+            const char *qr = corr__region(c, q);
+            if (!q->explained && q->failing &&
+                ((!strcmp(qr, lo) && !strcmp(q->target_region, hi)) ||
+                 (!strcmp(qr, hi) && !strcmp(q->target_region, lo))))
+                corr__explain(c, d, q);
+        }
+        snprintf(d->explanation, sizeof d->explanation,
+                 "%s and %s cannot reach each other: %zu agents x %zu targets failing; both "
+                 "reach other regions, and other regions reach them",
+                 lo, hi, d->nagents, d->ntargets);
+    }
+}
+
+static void corr__targets(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
+{
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *p = c->pairs[i];
+        if (p->explained || !p->failing)
+            continue;
+        char regions[CORR_MAX_NAMES][CORR_NAME], agents[CORR_MAX_NAMES][CORR_NAME];
+        size_t nregions = 0, nfailing = 0, nall = 0;
+        for (size_t k = 0; k < c->npairs; k++) {
+            const struct corr_pair *q = c->pairs[k];
+            if (strcmp(q->target, p->target))
+                continue;
+            corr__add_name(agents, &nall, c->agents[q->agent].name);
+        }
+        char failing_agents[CORR_MAX_NAMES][CORR_NAME];
+        for (size_t k = 0; k < c->npairs; k++) {
+            const struct corr_pair *q = c->pairs[k];
+            if (q->explained || !q->failing || strcmp(q->target, p->target))
+                continue;
+            corr__add_name(failing_agents, &nfailing,
+                           c->agents[q->agent].name);
+            corr__add_name(regions, &nregions, corr__region(c, q));
+        }
+        if (nregions < (size_t)c->cfg.target_min_regions ||
+            (double)nfailing < c->cfg.target_share * (double)nall)
+            continue;
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, p->target);
+        if (!d)
+            return;
+        for (size_t k = i; k < c->npairs; k++) {
+            struct corr_pair *q = c->pairs[k];
+            if (!q->explained && q->failing && !strcmp(q->target, p->target))
+                corr__explain(c, d, q);
+        }
+        snprintf(d->explanation, sizeof d->explanation,
+                 "%s fails from %zu of the %zu agents probing it, in %zu regions", p->target,
+                 nfailing, nall, nregions);
+    }
+}
+
+size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagnosis *out,
+                          size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->npairs; i++)
+        c->pairs[i]->explained = 0;
+    corr__agents(c, now_us, out, &n, max);
+    corr__mtu(c, out, &n, max);
+    corr__dns(c, out, &n, max);
+    corr__paths(c, out, &n, max);
+    corr__targets(c, out, &n, max);
+    return n;
+}

@@ -1,0 +1,94 @@
+/* correlate: from many probe results to a few root causes.
+ *
+ * Every (agent, target, probe, address) has a health state with
+ * hysteresis: it turns failing after `open_after` consecutive failures and
+ * healthy again after `close_after` consecutive successes, so one lost
+ * probe opens nothing and a flapping target does not open and close at
+ * every result.  correlate_evaluate() explains the failing pairs from the
+ * most specific cause outward, each pair explained once:
+ *   AGENT          the agent is silent, or fails toward most of its targets
+ *                  while other agents reach them
+ *   MTU_BLACKHOLE  a path MTU probe names a black hole toward the target
+ *   DNS_RESOLVER   one server fails for several names
+ *   DNS_ZONE       one name fails through every server asked
+ *   PATH           agents of region R fail toward targets in region S (and
+ *                  back) while other regions reach S and R reaches others
+ *   TARGET         agents in several regions fail toward one target
+ * Pure: no I/O, no clock; the caller feeds results and says what time it is. */
+#ifndef FL_CORRELATE_H
+#define FL_CORRELATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum corr_verdict {
+    CORR_AGENT = 1,
+    CORR_MTU_BLACKHOLE,
+    CORR_DNS_RESOLVER,
+    CORR_DNS_ZONE,
+    CORR_PATH,
+    CORR_TARGET,
+};
+
+const char *correlate_verdict_name(enum corr_verdict v);
+
+struct correlate_config {
+    int open_after;             /* consecutive failures that make a pair failing (3) */
+    int close_after;            /* consecutive successes that make it healthy (2) */
+    int64_t silent_after_us;    /* no result or heartbeat for this long: silent (30 s) */
+    double agent_share;         /* AGENT: share of its targets failing (0.8) */
+    int agent_min_targets;      /* AGENT: with at least this many targets (2) */
+    double target_share;        /* TARGET: share of its agents failing (0.5) */
+    int target_min_regions;     /* TARGET: failing agents in at least this many regions (2) */
+    int resolver_min_names;     /* DNS_RESOLVER: names failing through one server (2) */
+};
+
+void correlate_config_defaults(struct correlate_config *cfg);
+
+/* One result as the engine needs it. */
+struct corr_input {
+    const char *agent, *region;  /* region: the agent's label ("" when none) */
+    const char *target;          /* as reported: "web.lab.test:80", "web.lab.test/A" */
+    const char *target_region;   /* region of the target when it is a known host, or "" */
+    const char *address;         /* probed address; for DNS the server */
+    int probe;                   /* Faultline__ProbeType */
+    int ok;
+    uint16_t fault;
+    int black_hole;              /* mtu result that names a black hole */
+    int64_t ts_us;
+};
+
+#define CORR_MAX_NAMES 64
+#define CORR_NAME 128
+
+struct corr_diagnosis {
+    enum corr_verdict verdict;
+    char component[CORR_NAME];     /* agent, target, "r1<->r2", server, zone name */
+    uint16_t fault;                /* the most severe fault of the pairs explained */
+    size_t nagents, ntargets, npairs;
+    char agents[CORR_MAX_NAMES][CORR_NAME];
+    char targets[CORR_MAX_NAMES][CORR_NAME];
+    char explanation[384];         /* one line for a person */
+};
+
+struct correlate;
+
+struct correlate *correlate_new(const struct correlate_config *cfg);
+void correlate_free(struct correlate **c);
+
+/* Feed one result, in arrival order. */
+void correlate_result(struct correlate *c, const struct corr_input *in);
+
+/* An agent is alive (a heartbeat), even when it has nothing to report. */
+void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,
+                         int64_t now_us);
+
+/* The root causes of everything failing at NOW_US, at most MAX of them,
+ * into OUT (caller's array).  Returns the count. */
+size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagnosis *out,
+                          size_t max);
+
+/* Pairs failing now, and how many of them the last evaluation explained. */
+size_t correlate_failing(const struct correlate *c);
+
+#endif

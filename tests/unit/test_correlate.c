@@ -1,0 +1,235 @@
+/* The correlation engine on synthetic result streams: each verdict, the
+ * explain-away order, hysteresis against flapping, agents with few targets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correlate.h"
+
+#define S 1000000LL
+#define ICMP 1
+#define TCP 2
+#define DNS 4
+#define MTU 5
+
+static const char *const agents[6] = {"r1a1", "r1a2", "r2a1", "r2a2", "r3a1", "r3a2"};
+
+static const char *region_of(const char *agent)
+{
+    static char r[3];
+    snprintf(r, sizeof r, "%.2s", agent);
+    return r;
+}
+
+static struct correlate *c;
+static struct corr_diagnosis diag[16];
+static int64_t now;
+
+static int setup(void **state)
+{
+    c = correlate_new(NULL);
+    now = 1000 * S;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    correlate_free(&c);
+    return 0;
+}
+
+static void feed(const char *agent, const char *target, const char *target_region,
+                 const char *address, int probe, int ok)
+{
+    struct corr_input in = {.agent = agent, .region = region_of(agent), .target = target,
+                            .target_region = target_region, .address = address, .probe = probe,
+                            .ok = ok, .fault = ok ? 0 : 0x3791, .ts_us = now};
+    correlate_result(c, &in);
+}
+
+/* One round of the lab's checks: every agent probes web:80, dns:53 and the
+ * first agent of each other region.  FAILS(agent, target) says which fail. */
+static void round_of(int (*fails)(const char *agent, const char *target))
+{
+    for (int a = 0; a < 6; a++) {
+        const char *targets[] = {"web:80", "dns:53"};
+        for (int t = 0; t < 2; t++)
+            feed(agents[a], targets[t], "", "10.0.0.1", TCP, !fails(agents[a], targets[t]));
+        for (int r = 1; r <= 3; r++) {
+            char peer[8], reg[3];
+            snprintf(peer, sizeof peer, "r%da1", r);
+            snprintf(reg, sizeof reg, "r%d", r);
+            if (!strcmp(reg, region_of(agents[a])))
+                continue;
+            feed(agents[a], peer, reg, "10.0.0.2", ICMP, !fails(agents[a], peer));
+        }
+    }
+    now += 5 * S;
+}
+
+static size_t rounds(int n, int (*fails)(const char *, const char *))
+{
+    for (int i = 0; i < n; i++)
+        round_of(fails);
+    return correlate_evaluate(c, now, diag, 16);
+}
+
+static int none(const char *a, const char *t) { return 0; }
+static int web_down(const char *a, const char *t) { return !strcmp(t, "web:80"); }
+static int r1a2_isolated(const char *a, const char *t) { return !strcmp(a, "r1a2"); }
+static int cut_r1_r2(const char *a, const char *t)
+{
+    return (!strncmp(a, "r1", 2) && !strncmp(t, "r2", 2)) ||
+           (!strncmp(a, "r2", 2) && !strncmp(t, "r1", 2));
+}
+
+static void healthy_fleet_has_no_diagnosis(void **state)
+{
+    assert_int_equal(rounds(10, none), 0);
+    assert_int_equal(correlate_failing(c), 0);
+}
+
+static void target_down_is_one_target_diagnosis(void **state)
+{
+    assert_int_equal(rounds(2, web_down), 0); /* hysteresis: not yet */
+    assert_int_equal(rounds(1, web_down), 1);
+    assert_int_equal(diag[0].verdict, CORR_TARGET);
+    assert_string_equal(diag[0].component, "web:80");
+    assert_int_equal(diag[0].nagents, 6);
+    assert_non_null(strstr(diag[0].explanation, "6 of the 6 agents"));
+    assert_int_equal(rounds(1, none), 1); /* one success does not close it */
+    assert_int_equal(rounds(1, none), 0); /* two do */
+}
+
+static void failing_agent_is_blamed_not_its_targets(void **state)
+{
+    assert_int_equal(rounds(3, r1a2_isolated), 1);
+    assert_int_equal(diag[0].verdict, CORR_AGENT);
+    assert_string_equal(diag[0].component, "r1a2");
+    assert_int_equal(diag[0].npairs, 4); /* every failing pair is explained by it */
+}
+
+static void silent_agent_is_blamed(void **state)
+{
+    rounds(3, none);
+    /* r3a2 stops reporting; the others go on. */
+    for (int i = 0; i < 8; i++) {
+        for (int a = 0; a < 5; a++)
+            feed(agents[a], "web:80", "", "10.0.0.1", TCP, 1);
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_AGENT);
+    assert_string_equal(diag[0].component, "r3a2");
+    assert_non_null(strstr(diag[0].explanation, "silent"));
+}
+
+static void cut_between_regions_is_a_path(void **state)
+{
+    assert_int_equal(rounds(3, cut_r1_r2), 1);
+    assert_int_equal(diag[0].verdict, CORR_PATH);
+    assert_string_equal(diag[0].component, "r1<->r2");
+    assert_int_equal(diag[0].nagents, 4);
+    assert_int_equal(diag[0].npairs, 4);
+}
+
+static int two_faults(const char *a, const char *t)
+{
+    return r1a2_isolated(a, t) || web_down(a, t);
+}
+
+static void two_faults_at_once_are_two_diagnoses(void **state)
+{
+    assert_int_equal(rounds(3, two_faults), 2);
+    assert_int_equal(diag[0].verdict, CORR_AGENT);
+    assert_string_equal(diag[0].component, "r1a2");
+    assert_int_equal(diag[1].verdict, CORR_TARGET);
+    assert_string_equal(diag[1].component, "web:80");
+    assert_int_equal(diag[1].nagents, 5); /* r1a2's failure is explained already */
+}
+
+static int flap_state;
+static int flapping(const char *a, const char *t)
+{
+    return !strcmp(t, "web:80") && flap_state % 3 != 2; /* fail, fail, ok, ... */
+}
+
+static void flapping_target_never_opens(void **state)
+{
+    for (flap_state = 0; flap_state < 30; flap_state++) {
+        round_of(flapping);
+        assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+    }
+}
+
+static void agent_with_few_targets_is_not_blamed(void **state)
+{
+    /* r9a1 probes only web:80, and fails; everyone else reaches it. */
+    for (int i = 0; i < 3; i++) {
+        round_of(none);
+        feed("r9a1", "web:80", "", "10.0.0.1", TCP, 0);
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+    assert_int_equal(correlate_failing(c), 1); /* failing, but no root cause to name */
+}
+
+static void dns_resolver_and_zone(void **state)
+{
+    /* Server A fails for every name; name broken.test fails through both. */
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 4; a++) {
+            feed(agents[a], "web.lab/A", "", "10.0.0.53", DNS, 0);
+            feed(agents[a], "far.lab/A", "", "10.0.0.53", DNS, 0);
+            feed(agents[a], "web.lab/A", "", "10.0.1.53", DNS, 1);
+            feed(agents[a], "far.lab/A", "", "10.0.1.53", DNS, 1);
+            feed(agents[a], "broken.test/A", "", "10.0.1.53", DNS, 0);
+        }
+        now += 5 * S;
+    }
+    size_t n = correlate_evaluate(c, now, diag, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(diag[0].verdict, CORR_DNS_RESOLVER);
+    assert_string_equal(diag[0].component, "10.0.0.53");
+    assert_int_equal(diag[1].verdict, CORR_DNS_ZONE);
+    assert_string_equal(diag[1].component, "broken.test");
+}
+
+static void mtu_black_hole(void **state)
+{
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++) {
+            struct corr_input in = {.agent = agents[a], .region = region_of(agents[a]),
+                                    .target = "far", .target_region = "", .address = "10.0.4.2",
+                                    .probe = MTU, .ok = 0, .fault = 0x34a1, .black_hole = 1,
+                                    .ts_us = now};
+            correlate_result(c, &in);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_MTU_BLACKHOLE);
+    assert_string_equal(diag[0].component, "far");
+    assert_int_equal(diag[0].fault, 0x34a1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(healthy_fleet_has_no_diagnosis, setup, teardown),
+        cmocka_unit_test_setup_teardown(target_down_is_one_target_diagnosis, setup, teardown),
+        cmocka_unit_test_setup_teardown(failing_agent_is_blamed_not_its_targets, setup, teardown),
+        cmocka_unit_test_setup_teardown(silent_agent_is_blamed, setup, teardown),
+        cmocka_unit_test_setup_teardown(cut_between_regions_is_a_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_faults_at_once_are_two_diagnoses, setup, teardown),
+        cmocka_unit_test_setup_teardown(flapping_target_never_opens, setup, teardown),
+        cmocka_unit_test_setup_teardown(agent_with_few_targets_is_not_blamed, setup, teardown),
+        cmocka_unit_test_setup_teardown(dns_resolver_and_zone, setup, teardown),
+        cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
