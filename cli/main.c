@@ -34,6 +34,9 @@ static void cli_usage(FILE *f)
             "            --since WHEN --until WHEN --limit N (default 50, 0 = all) --json\n"
             "            WHEN: 10m (ago), 2026-11-22T10:00:00Z, @UNIXSECONDS\n"
             "  agents    agents seen: last seen, version, labels, outbox depth --json\n"
+            "  incidents root causes found across agents, newest first\n"
+            "            --since WHEN --until WHEN --verdict V --component C --open --limit N --json\n"
+            "  incident ID  one incident in full [--json]\n"
             "  decode    explain a fault code: decode 0x3795 [--json]; decode --table\n"
             "\n"
             "--database defaults to $FAULTLINE_DB, then %s\n",
@@ -54,6 +57,7 @@ static struct store *cli_open(const struct cli *c)
 
 struct results_ctx {
     int json;
+    int detail; /* one item, every field on its own line */
     size_t rows;
 };
 
@@ -235,6 +239,141 @@ static int cmd_agents(struct cli *c, int argc, char **argv)
     return err ? 1 : 0;
 }
 
+/* ---- incidents -------------------------------------------------------------- */
+
+static int incidents_row(void *ctx, const struct store_incident *in)
+{
+    struct results_ctx *rc = ctx;
+    char start[40], end[40] = "", fault[12];
+    time_format_us(in->start_us, start, sizeof start);
+    if (in->end_us)
+        time_format_us(in->end_us, end, sizeof end);
+    snprintf(fault, sizeof fault, "0x%04x", in->fault_code);
+    double dur = ((in->end_us ? in->end_us : time_now_us()) - in->start_us) / 1e6;
+    if (rc->json) {
+        json_error_t jerr;
+        json_t *agents = json_loads(in->agents_json, 0, &jerr);
+        json_t *targets = json_loads(in->targets_json, 0, &jerr);
+        struct fl_fault_info fi;
+        fault_decode(in->fault_code, &fi);
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:o, s:o, s:I, s:s}",
+                              "id", (json_int_t)in->id, "verdict", in->verdict, "component",
+                              in->component, "fault_code", fault, "level", fi.level, "start",
+                              start, "duration_s", dur, "open", !in->end_us, "agents",
+                              agents ? agents : json_array(), "targets",
+                              targets ? targets : json_array(), "pairs", (json_int_t)in->npairs,
+                              "explanation", in->explanation);
+        json_object_set_new(o, "start_us", json_integer(in->start_us));
+        if (in->end_us) {
+            json_object_set_new(o, "end", json_string(end));
+            json_object_set_new(o, "end_us", json_integer(in->end_us));
+        }
+        json_dumpf(o, stdout, FL_JSON_FLAGS);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else if (rc->detail) {
+        printf("incident %lld: %s %s\n", (long long)in->id, in->verdict, in->component);
+        printf("  %s\n", in->explanation);
+        char f[128];
+        fault_format((uint16_t)in->fault_code, f, sizeof f);
+        printf("  fault   %s\n  start   %s\n  end     %s\n  lasted  %.0f s%s\n", f, start,
+               in->end_us ? end : "(open)", dur, in->end_us ? "" : " so far");
+        printf("  agents  %s\n  targets %s\n  pairs   %lld\n", in->agents_json,
+               in->targets_json, (long long)in->npairs);
+    } else {
+        if (rc->rows == 0)
+            printf("%-5s %-13s %-22s %-6s %-24s %8s  %-6s %s\n", "ID", "VERDICT", "COMPONENT",
+                   "FAULT", "START", "DURATION", "STATE", "EXPLANATION");
+        printf("%-5lld %-13s %-22s %-6s %-24s %7.0fs  %-6s %s\n", (long long)in->id, in->verdict,
+               in->component, fault, start, dur, in->end_us ? "closed" : "OPEN", in->explanation);
+    }
+    rc->rows++;
+    return 0;
+}
+
+static int cmd_incidents(struct cli *c, int argc, char **argv)
+{
+    enum { O_SINCE = 256, O_UNTIL, O_VERDICT, O_COMPONENT, O_OPEN, O_LIMIT, O_JSON };
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, O_SINCE},     {"until", required_argument, NULL, O_UNTIL},
+        {"verdict", required_argument, NULL, O_VERDICT}, {"component", required_argument, NULL, O_COMPONENT},
+        {"open", no_argument, NULL, O_OPEN},             {"limit", required_argument, NULL, O_LIMIT},
+        {"json", no_argument, NULL, O_JSON},             {NULL, 0, NULL, 0},
+    };
+    struct store_incident_filter f = {.limit = 50};
+    int64_t now = time_now_us();
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case O_SINCE:
+        case O_UNTIL:
+            if (time_parse_point(optarg, now, opt == O_SINCE ? &f.since_us : &f.until_us)) {
+                fprintf(stderr, "faultline incidents: --%s: '%s' is not a time\n",
+                        opt == O_SINCE ? "since" : "until", optarg);
+                return 2;
+            }
+            break;
+        case O_VERDICT: f.verdict = optarg; break;
+        case O_COMPONENT: f.component = optarg; break;
+        case O_OPEN: f.open_only = 1; break;
+        case O_LIMIT:
+            f.limit = strtoll(optarg, &end, 10);
+            if (*end || end == optarg || f.limit < 0) {
+                fprintf(stderr, "faultline incidents: --limit: '%s' is not a count\n", optarg);
+                return 2;
+            }
+            break;
+        case O_JSON: c->json = 1; break;
+        default: return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "faultline incidents: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    struct store *st = cli_open(c);
+    if (!st)
+        return 1;
+    struct results_ctx rc = {.json = c->json};
+    int err = store_query_incidents(st, &f, incidents_row, &rc);
+    if (err)
+        fprintf(stderr, "faultline incidents: query failed: %s\n", store_errmsg(st));
+    else if (!c->json && rc.rows == 0)
+        printf("no incidents\n");
+    store_close(&st);
+    return err ? 1 : 0;
+}
+
+static int cmd_incident(struct cli *c, int argc, char **argv)
+{
+    char *end;
+    long long id = argc == 2 ? strtoll(argv[1], &end, 10) : 0;
+    if (argc == 3 && strcmp(argv[2], "--json") == 0) {
+        id = strtoll(argv[1], &end, 10);
+        c->json = 1;
+    } else if (argc != 2) {
+        end = argv[0];
+    }
+    if (id <= 0 || *end) {
+        fprintf(stderr, "usage: faultline incident ID [--json]\n");
+        return 2;
+    }
+    struct store *st = cli_open(c);
+    if (!st)
+        return 1;
+    struct store_incident_filter f = {.id = id};
+    struct results_ctx rc = {.json = c->json, .detail = 1};
+    int err = store_query_incidents(st, &f, incidents_row, &rc);
+    store_close(&st);
+    if (err || rc.rows == 0) {
+        fprintf(stderr, "faultline incident: no incident %lld\n", id);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- decode ----------------------------------------------------------------- */
 
 static int cmd_decode(struct cli *c, int argc, char **argv)
@@ -288,6 +427,8 @@ static const struct {
 } cli_commands[] = {
     {"results", cmd_results},
     {"agents", cmd_agents},
+    {"incidents", cmd_incidents},
+    {"incident", cmd_incident},
     {"decode", cmd_decode},
 };
 

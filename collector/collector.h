@@ -13,6 +13,7 @@ struct collector_config {
     char *database;  /* SQLite file */
     int sync_normal; /* synchronous=NORMAL: faster, not power-loss safe */
     int64_t stats_interval_us;
+    int64_t evaluate_interval_us; /* how often failures are correlated into incidents */
 };
 
 /* Load FILE into CFG (defaults first).  0, or -1 with every error, one
@@ -32,9 +33,11 @@ struct ingest_counters {
 };
 
 struct ingest;
+struct correlate;
 
-/* Ingest on SOCK (a ROUTER) into ST.  NULL on allocation failure. */
-struct ingest *ingest_new(void *sock, struct store *st);
+/* Ingest on SOCK (a ROUTER) into ST, feeding every result and heartbeat to
+ * CORR (may be NULL).  NULL on allocation failure. */
+struct ingest *ingest_new(void *sock, struct store *st, struct correlate *corr);
 void ingest_destroy(struct ingest **in);
 
 /* Receive what is waiting (at most MAX messages), store it in one

@@ -13,6 +13,7 @@ void collector_config_defaults(struct collector_config *cfg)
     cfg->listen = strdup("tcp://*:5555");
     cfg->database = strdup("/var/lib/faultline/faultline.db");
     cfg->stats_interval_us = 60 * 1000000LL;
+    cfg->evaluate_interval_us = 1000000;
 }
 
 void collector_config_free(struct collector_config *cfg)
@@ -40,6 +41,7 @@ static int config__sync(struct cfg *c, struct fy_node *key, struct fy_node *val,
 }
 
 static const struct cfg_range config_stats_range = {1000000, 86400 * 1000000LL};
+static const struct cfg_range config_eval_range = {100000, 3600 * 1000000LL};
 
 static const struct cfg_field config_fields[] = {
     {"listen", cfg_parse_string, offsetof(struct collector_config, listen), NULL},
@@ -47,6 +49,8 @@ static const struct cfg_field config_fields[] = {
     {"synchronous", config__sync, offsetof(struct collector_config, sync_normal), NULL},
     {"stats_interval", cfg_parse_duration, offsetof(struct collector_config, stats_interval_us),
      &config_stats_range},
+    {"evaluate_interval", cfg_parse_duration,
+     offsetof(struct collector_config, evaluate_interval_us), &config_eval_range},
     {NULL, NULL, 0, NULL},
 };
 

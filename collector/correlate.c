@@ -26,8 +26,14 @@ struct corr_pair {
     struct corr_pair *next; /* hash chain */
 };
 
+struct corr_host {
+    char name[CORR_NAME], region[32], agent[CORR_NAME / 2];
+};
+
 struct correlate {
     struct correlate_config cfg;
+    struct corr_host *hosts;
+    size_t nhosts, caphosts;
     struct corr_agent *agents;
     size_t nagents, capagents;
     struct corr_pair **pairs; /* in creation order */
@@ -46,7 +52,7 @@ void correlate_config_defaults(struct correlate_config *cfg)
 {
     cfg->open_after = 3;
     cfg->close_after = 2;
-    cfg->silent_after_us = 30 * 1000000LL;
+    cfg->silent_after_us = 15 * 1000000LL;
     cfg->agent_share = 0.8;
     cfg->agent_min_targets = 2;
     cfg->target_share = 0.5;
@@ -75,6 +81,7 @@ void correlate_free(struct correlate **pc)
         free(c->pairs[i]);
     free(c->pairs);
     free(c->agents);
+    free(c->hosts);
     free(c);
     *pc = NULL;
 }
@@ -140,6 +147,68 @@ static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const str
     return p;
 }
 
+void correlate_host(struct correlate *c, const char *host, const char *region,
+                    const char *agent)
+{
+    for (size_t i = 0; i < c->nhosts; i++)
+        if (!strcmp(c->hosts[i].name, host)) {
+            snprintf(c->hosts[i].region, sizeof c->hosts[i].region, "%s", region);
+            snprintf(c->hosts[i].agent, sizeof c->hosts[i].agent, "%s", agent ? agent : "");
+            return;
+        }
+    if (c->nhosts == c->caphosts) {
+        size_t n = c->caphosts ? c->caphosts * 2 : 16;
+        struct corr_host *h = realloc(c->hosts, n * sizeof *h);
+        if (!h)
+            return;
+        c->hosts = h;
+        c->caphosts = n;
+    }
+    snprintf(c->hosts[c->nhosts].name, sizeof c->hosts[0].name, "%s", host);
+    snprintf(c->hosts[c->nhosts].region, sizeof c->hosts[0].region, "%s", region);
+    snprintf(c->hosts[c->nhosts].agent, sizeof c->hosts[0].agent, "%s", agent ? agent : "");
+    c->nhosts++;
+}
+
+/* The host part of a target as reported: "web:80", "[::1]:80",
+ * "https://web:8443/x", "web/A" all name "web" (or "::1"). */
+static void corr__host_of(const char *target, char *out, size_t len)
+{
+    const char *p = strstr(target, "://");
+    p = p ? p + 3 : target;
+    size_t n;
+    if (*p == '[') {
+        p++;
+        n = strcspn(p, "]");
+    } else {
+        n = strcspn(p, ":/");
+    }
+    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p);
+}
+
+static const struct corr_host *corr__host(const struct correlate *c, const char *target)
+{
+    char host[CORR_NAME];
+    corr__host_of(target, host, sizeof host);
+    for (size_t i = 0; i < c->nhosts; i++)
+        if (!strcmp(c->hosts[i].name, host))
+            return &c->hosts[i];
+    return NULL;
+}
+
+static const char *corr__target_region(const struct correlate *c, const char *target)
+{
+    const struct corr_host *h = corr__host(c, target);
+    return h ? h->region : "";
+}
+
+/* Is TARGET the host agent A runs on? */
+static int corr__targets_agent(const struct correlate *c, const char *target, const char *agent)
+{
+    const struct corr_host *h = corr__host(c, target);
+    return h && !strcmp(h->agent, agent);
+}
+
 void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,
                          int64_t now_us)
 {
@@ -148,21 +217,9 @@ void correlate_heartbeat(struct correlate *c, const char *agent, const char *reg
         c->agents[a].last_seen = now_us;
 }
 
-void correlate_result(struct correlate *c, const struct corr_input *in)
+static void corr__update(const struct correlate *c, struct corr_pair *p,
+                         const struct corr_input *in)
 {
-    /* Traces and capture windows are evidence, not health. */
-    if (in->probe == CORR_PROBE_TRACE || in->probe == CORR_PROBE_CAPTURE)
-        return;
-    size_t a = corr__agent(c, in->agent, in->region);
-    if (a == SIZE_MAX)
-        return;
-    if (in->ts_us > c->agents[a].last_seen)
-        c->agents[a].last_seen = in->ts_us;
-    struct corr_pair *p = corr__pair(c, a, in);
-    if (!p)
-        return;
-    snprintf(p->target_region, sizeof p->target_region, "%s",
-             in->target_region ? in->target_region : "");
     if (in->ok) {
         p->fails = 0;
         if (++p->oks >= c->cfg.close_after)
@@ -173,6 +230,40 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
         p->black_hole = in->black_hole;
         if (++p->fails >= c->cfg.open_after)
             p->failing = 1;
+    }
+}
+
+void correlate_result(struct correlate *c, const struct corr_input *in)
+{
+    /* Traces and capture windows are evidence, not health. */
+    if (in->probe == CORR_PROBE_TRACE || in->probe == CORR_PROBE_CAPTURE)
+        return;
+    size_t a = corr__agent(c, in->agent, in->region);
+    if (a == SIZE_MAX)
+        return;
+    /* A backlog delivered late (the agent was cut off) is history, not
+     * the health of now: it must not reopen what has healed. */
+    if (in->ts_us + c->cfg.silent_after_us < c->agents[a].last_seen)
+        return;
+    if (in->ts_us > c->agents[a].last_seen)
+        c->agents[a].last_seen = in->ts_us;
+    struct corr_pair *p = corr__pair(c, a, in);
+    if (!p)
+        return;
+    snprintf(p->target_region, sizeof p->target_region, "%s",
+             in->target_region ? in->target_region : corr__target_region(c, in->target));
+    corr__update(c, p, in);
+    /* A result without an address (the name did not resolve) stands for
+     * every address of the target; once an address answers again, the
+     * target resolves, and the address-less pair is healthy too. */
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *q = c->pairs[i];
+        if (q == p || q->agent != a || q->probe != in->probe || strcmp(q->target, in->target))
+            continue;
+        if (!in->address[0] && !in->ok)
+            corr__update(c, q, in);
+        else if (in->address[0] && in->ok && !q->address[0])
+            q->failing = q->fails = 0;
     }
 }
 
@@ -243,6 +334,10 @@ static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis
             for (size_t i = 0; i < c->npairs; i++)
                 if (c->pairs[i]->agent == a)
                     corr__explain(c, d, c->pairs[i]);
+            for (size_t i = 0; i < c->npairs; i++)
+                if (c->pairs[i]->failing && !c->pairs[i]->explained &&
+                    corr__targets_agent(c, c->pairs[i]->target, ag->name))
+                    corr__explain(c, d, c->pairs[i]);
             d->fault = FL_FAULT_AGENT_SILENT;
             snprintf(d->explanation, sizeof d->explanation, "%s has been silent for %lld s",
                      ag->name, (long long)((now - ag->last_seen) / 1000000));
@@ -267,7 +362,8 @@ static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis
         if (!d)
             return;
         for (size_t i = 0; i < c->npairs; i++)
-            if (c->pairs[i]->agent == a && c->pairs[i]->failing)
+            if (c->pairs[i]->failing && !c->pairs[i]->explained &&
+                (c->pairs[i]->agent == a || corr__targets_agent(c, c->pairs[i]->target, ag->name)))
                 corr__explain(c, d, c->pairs[i]);
         snprintf(d->explanation, sizeof d->explanation,
                  "%s fails toward %zu of its %zu targets; other agents reach %zu of those",
@@ -363,24 +459,31 @@ static const char *corr__region(const struct correlate *c, const struct corr_pai
     return c->agents[p->agent].region;
 }
 
-/* Some healthy pair from an agent in region FROM (or, with NOT_FROM, from
- * any region other than the two) toward a target in region TO (or, with
- * NOT_TO, outside TO). */
-static int corr__healthy(const struct correlate *c, const char *from, const char *avoid,
-                         const char *to, int outside_to)
+/* A healthy pair from an agent in a region other than R and S toward a
+ * target in region TO. */
+static int corr__third_reaches(const struct correlate *c, const char *r, const char *s,
+                               const char *to)
 {
     for (size_t i = 0; i < c->npairs; i++) {
         const struct corr_pair *p = c->pairs[i];
-        const char *r = corr__region(c, p);
-        if (p->failing || !r[0])
-            continue;
-        if (from ? strcmp(r, from) != 0 : !strcmp(r, avoid) || !strcmp(r, to))
-            continue;
-        if (outside_to ? !strcmp(p->target_region, to) : strcmp(p->target_region, to) != 0)
-            continue;
-        return 1;
+        const char *from = corr__region(c, p);
+        if (!p->failing && from[0] && strcmp(from, r) && strcmp(from, s) &&
+            !strcmp(p->target_region, to))
+            return 1;
     }
     return 0;
+}
+
+/* Failing (unexplained) pairs from region FROM toward targets in TO. */
+static size_t corr__failing_between(const struct correlate *c, const char *from, const char *to)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->npairs; i++) {
+        const struct corr_pair *p = c->pairs[i];
+        n += !p->explained && p->failing && !strcmp(corr__region(c, p), from) &&
+             !strcmp(p->target_region, to);
+    }
+    return n;
 }
 
 static void corr__paths(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
@@ -390,20 +493,13 @@ static void corr__paths(struct correlate *c, struct corr_diagnosis *out, size_t 
         const char *r = corr__region(c, p), *s = p->target_region;
         if (p->explained || !p->failing || !r[0] || !s[0] || !strcmp(r, s))
             continue;
-        const char *lo = strcmp(r, s) < 0 ? r : s, *hi = strcmp(r, s) < 0 ? s : r;
-        size_t count = 0;
-        for (size_t k = i; k < c->npairs; k++) {
-            const struct corr_pair *q = c->pairs[k];
-            const char *qr = corr__region(c, q);
-            if (!q->explained && q->failing &&
-                ((!strcmp(qr, lo) && !strcmp(q->target_region, hi)) ||
-                 (!strcmp(qr, hi) && !strcmp(q->target_region, lo))))
-                count++;
-        }
-        /* Others reach the far side, and the near side reaches elsewhere. */
-        int others_reach = corr__healthy(c, NULL, lo, hi, 0) || corr__healthy(c, NULL, hi, lo, 0);
-        int near_reaches = corr__healthy(c, lo, NULL, hi, 1) || corr__healthy(c, hi, NULL, lo, 1);
-        if (count < 2 || !others_reach || !near_reaches)
+        char lo[32], hi[32];
+        snprintf(lo, sizeof lo, "%s", strcmp(r, s) < 0 ? r : s);
+        snprintf(hi, sizeof hi, "%s", strcmp(r, s) < 0 ? s : r);
+        /* Both ways, while a third region reaches both sides: the path
+         * between them, not one end. */
+        if (!corr__failing_between(c, lo, hi) || !corr__failing_between(c, hi, lo) ||
+            !corr__third_reaches(c, lo, hi, lo) || !corr__third_reaches(c, lo, hi, hi))
             continue;
         char comp[CORR_NAME];
         snprintf(comp, sizeof comp, "%s<->%s", lo, hi);
@@ -419,17 +515,32 @@ static void corr__paths(struct correlate *c, struct corr_diagnosis *out, size_t 
                 corr__explain(c, d, q);
         }
         snprintf(d->explanation, sizeof d->explanation,
-                 "%s and %s cannot reach each other: %zu agents x %zu targets failing; both "
-                 "reach other regions, and other regions reach them",
+                 "%s cannot reach %s: %zu agents x %zu targets failing both ways; other regions "
+                 "reach both",
                  lo, hi, d->nagents, d->ntargets);
     }
 }
 
-static void corr__targets(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
+/* Is TARGET the host of an agent that has gone quiet (half the silence
+ * limit)?  Then its own isolation is the likely cause: wait for the AGENT
+ * verdict rather than name the target. */
+static int corr__quiet_agent_host(const struct correlate *c, const char *target, int64_t now)
+{
+    const struct corr_host *h = corr__host(c, target);
+    if (!h || !h->agent[0])
+        return 0;
+    for (size_t a = 0; a < c->nagents; a++)
+        if (!strcmp(c->agents[a].name, h->agent))
+            return now - c->agents[a].last_seen > c->cfg.silent_after_us / 2;
+    return 0;
+}
+
+static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
+                          size_t max)
 {
     for (size_t i = 0; i < c->npairs; i++) {
         struct corr_pair *p = c->pairs[i];
-        if (p->explained || !p->failing)
+        if (p->explained || !p->failing || corr__quiet_agent_host(c, p->target, now))
             continue;
         char regions[CORR_MAX_NAMES][CORR_NAME], agents[CORR_MAX_NAMES][CORR_NAME];
         size_t nregions = 0, nfailing = 0, nall = 0;
@@ -475,6 +586,6 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
     corr__mtu(c, out, &n, max);
     corr__dns(c, out, &n, max);
     corr__paths(c, out, &n, max);
-    corr__targets(c, out, &n, max);
+    corr__targets(c, now_us, out, &n, max);
     return n;
 }

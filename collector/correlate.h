@@ -11,8 +11,8 @@
  *   MTU_BLACKHOLE  a path MTU probe names a black hole toward the target
  *   DNS_RESOLVER   one server fails for several names
  *   DNS_ZONE       one name fails through every server asked
- *   PATH           agents of region R fail toward targets in region S (and
- *                  back) while other regions reach S and R reaches others
+ *   PATH           agents of region R fail toward targets in region S and
+ *                  those of S toward R, while a third region reaches both
  *   TARGET         agents in several regions fail toward one target
  * Pure: no I/O, no clock; the caller feeds results and says what time it is. */
 #ifndef FL_CORRELATE_H
@@ -35,7 +35,7 @@ const char *correlate_verdict_name(enum corr_verdict v);
 struct correlate_config {
     int open_after;             /* consecutive failures that make a pair failing (3) */
     int close_after;            /* consecutive successes that make it healthy (2) */
-    int64_t silent_after_us;    /* no result or heartbeat for this long: silent (30 s) */
+    int64_t silent_after_us;    /* no result or heartbeat for this long: silent (15 s) */
     double agent_share;         /* AGENT: share of its targets failing (0.8) */
     int agent_min_targets;      /* AGENT: with at least this many targets (2) */
     double target_share;        /* TARGET: share of its agents failing (0.5) */
@@ -49,13 +49,14 @@ void correlate_config_defaults(struct correlate_config *cfg);
 struct corr_input {
     const char *agent, *region;  /* region: the agent's label ("" when none) */
     const char *target;          /* as reported: "web.lab.test:80", "web.lab.test/A" */
-    const char *target_region;   /* region of the target when it is a known host, or "" */
+    const char *target_region;   /* region of the target; NULL: from correlate_host() */
     const char *address;         /* probed address; for DNS the server */
     int probe;                   /* Faultline__ProbeType */
     int ok;
     uint16_t fault;
     int black_hole;              /* mtu result that names a black hole */
-    int64_t ts_us;
+    int64_t ts_us;               /* when the probe ran; much older than the agent's last
+                                  * sign of life: history, left out of health */
 };
 
 #define CORR_MAX_NAMES 64
@@ -78,6 +79,13 @@ void correlate_free(struct correlate **c);
 
 /* Feed one result, in arrival order. */
 void correlate_result(struct correlate *c, const struct corr_input *in);
+
+/* HOST (a name agents probe, e.g. "r1a1.lab.test") lies in REGION and is
+ * where AGENT runs (NULL: no agent): results toward it get that target
+ * region when the caller gives none, and when the agent itself is blamed,
+ * failures toward its host are explained by it too. */
+void correlate_host(struct correlate *c, const char *host, const char *region,
+                    const char *agent);
 
 /* An agent is alive (a heartbeat), even when it has nothing to report. */
 void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "collector.h"
+#include "correlate.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -26,18 +27,20 @@ struct ingest_reply {
 struct ingest {
     void *sock;
     struct store *st;
+    struct correlate *corr;
     struct ingest_counters c;
     struct ingest_reply *replies;
     size_t nreplies, cap;
 };
 
-struct ingest *ingest_new(void *sock, struct store *st)
+struct ingest *ingest_new(void *sock, struct store *st, struct correlate *corr)
 {
     struct ingest *in = calloc(1, sizeof *in);
     if (!in)
         return NULL;
     in->sock = sock;
     in->st = st;
+    in->corr = corr;
     return in;
 }
 
@@ -131,6 +134,46 @@ static int ingest__answer(struct ingest *in, zmq_msg_t *routing, char *agent,
     return ingest__reply(in, routing, &out);
 }
 
+static const char *ingest__label(size_t n, Faultline__Label **labels, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(labels[i]->key, key))
+            return labels[i]->value;
+    return "";
+}
+
+/* Tell the correlation engine the agent is alive, its region, and the host
+ * name it answers to (so results toward it have a target region). */
+static void ingest__alive(struct ingest *in, const char *agent, size_t n, Faultline__Label **labels,
+                          int64_t now)
+{
+    if (!in->corr)
+        return;
+    const char *region = ingest__label(n, labels, "region");
+    correlate_heartbeat(in->corr, agent, region, now);
+    correlate_host(in->corr, agent, region, agent);
+    const char *host = ingest__label(n, labels, "host");
+    if (host[0])
+        correlate_host(in->corr, host, region, agent);
+}
+
+static void ingest__correlate(struct ingest *in, const char *agent, const Faultline__Batch *b)
+{
+    if (!in->corr)
+        return;
+    for (size_t i = 0; i < b->n_results; i++) {
+        const fl_result *r = b->results[i];
+        struct corr_input ci = {
+            .agent = agent, .region = NULL, .target = r->target, .target_region = NULL,
+            .address = r->address, .probe = r->probe,
+            .ok = r->status == FAULTLINE__STATUS__STATUS_OK, .fault = (uint16_t)r->fault_code,
+            .black_hole = r->detail_case == FAULTLINE__RESULT__DETAIL_MTU && r->mtu->black_hole,
+            .ts_us = r->start_us,
+        };
+        correlate_result(in->corr, &ci);
+    }
+}
+
 /* Handle one valid envelope inside the open transaction.  -1 means the
  * store failed and the whole transaction must go. */
 static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelope *env)
@@ -149,6 +192,7 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
         if (rc || store_committed(in->st, agent, h->epoch, &committed))
             return -1;
         in->c.hellos++;
+        ingest__alive(in, env->agent, h->n_labels, h->labels, now);
         log_info("agent %s hello: epoch %016llx next_seq %llu, committed %llu", env->agent,
                  (unsigned long long)h->epoch, (unsigned long long)h->next_seq,
                  (unsigned long long)committed);
@@ -161,6 +205,7 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
                               &committed))
             return -1;
         in->c.batches++;
+        ingest__correlate(in, env->agent, b);
         in->c.results_stored += inserted;
         in->c.results_duplicate += b->n_results - inserted;
         return ingest__answer(in, routing, env->agent, b->epoch, committed, 0);
@@ -182,6 +227,7 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
             store_committed(in->st, agent, h->epoch, &committed))
             return -1;
         in->c.heartbeats++;
+        ingest__alive(in, env->agent, h->n_labels, h->labels, now);
         return ingest__answer(in, routing, env->agent, h->epoch, committed, 0);
     }
     default:

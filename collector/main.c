@@ -2,6 +2,7 @@
  * them (SQLite), and acknowledges what is committed. */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include <zmq.h>
 
 #include "collector.h"
+#include "correlate.h"
+#include "incident.h"
 #include "log.h"
 #include "timeutil.h"
 #include "transport.h"
@@ -46,6 +49,41 @@ static void collector_log_stats(const struct ingest_counters *c)
              (unsigned long long)c->results_duplicate, (unsigned long long)c->batches,
              (unsigned long long)c->gaps, (unsigned long long)rejected,
              (unsigned long long)c->commit_failures);
+}
+
+/* Agents known from before a restart: so one that never comes back is seen
+ * as silent, and its host name keeps its region. */
+static int collector_seed(void *ctx, const struct store_agent_row *row)
+{
+    struct correlate *corr = ctx;
+    json_error_t jerr;
+    json_t *labels = json_loads(row->labels_json, 0, &jerr);
+    const char *region = labels ? json_string_value(json_object_get(labels, "region")) : NULL;
+    const char *host = labels ? json_string_value(json_object_get(labels, "host")) : NULL;
+    correlate_heartbeat(corr, row->name, region ? region : "", row->last_seen_us);
+    correlate_host(corr, row->name, region ? region : "", row->name);
+    if (host)
+        correlate_host(corr, host, region ? region : "", row->name);
+    json_decref(labels);
+    return 0;
+}
+
+/* Correlate what is failing and bring the incidents up to date, in one
+ * transaction.  A store failure leaves the incidents as the database has
+ * them (they are reloaded). */
+static void collector_evaluate(struct store *st, struct correlate *corr,
+                               struct incidents **inc)
+{
+    static struct corr_diagnosis diag[64];
+    size_t n = correlate_evaluate(corr, time_now_us(), diag, 64);
+    if (store_begin(st) != 0)
+        return;
+    if (incidents_apply(*inc, diag, n, time_now_us(), NULL, NULL) != 0 || store_commit(st) != 0) {
+        store_rollback(st);
+        log_error("cannot record incidents: %s", store_errmsg(st));
+        incidents_free(inc);
+        *inc = incidents_new(st);
+    }
 }
 
 int main(int argc, char **argv)
@@ -118,6 +156,8 @@ int main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     void *sock = NULL;
     struct ingest *in = NULL;
+    struct correlate *corr = NULL;
+    struct incidents *inc = NULL;
     struct store_opts so = {.path = cfg.database, .sync_normal = cfg.sync_normal};
     struct store *st = store_open(&so, err, sizeof err);
     if (!st) {
@@ -129,7 +169,16 @@ int main(int argc, char **argv)
         log_error("cannot listen: %s", err);
         goto out;
     }
-    in = ingest_new(sock, st);
+    corr = correlate_new(NULL);
+    if (!corr)
+        goto out;
+    store_query_agents(st, collector_seed, corr);
+    inc = incidents_new(st);
+    if (!inc) {
+        log_error("cannot load open incidents: %s", store_errmsg(st));
+        goto out;
+    }
+    in = ingest_new(sock, st, corr);
     if (!in)
         goto out;
 
@@ -141,6 +190,7 @@ int main(int argc, char **argv)
              cfg.listen, cfg.database, cfg.sync_normal ? "normal" : "full");
 
     uint64_t next_stats = time_mono_ns() + (uint64_t)cfg.stats_interval_us * 1000;
+    uint64_t next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
     int backoff_ms = 0;
     while (!collector_stop) {
         zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
@@ -148,7 +198,7 @@ int main(int argc, char **argv)
          * messages: they would fail the same way.  Agents keep them. */
         if (backoff_ms)
             zmq_poll(NULL, 0, backoff_ms);
-        int n = zmq_poll(&item, 1, 1000);
+        int n = zmq_poll(&item, 1, (long)(cfg.evaluate_interval_us / 1000));
         if (n < 0 && errno != EINTR) {
             log_error("zmq_poll: %s", zmq_strerror(errno));
             break;
@@ -158,6 +208,10 @@ int main(int argc, char **argv)
                 backoff_ms = backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2) : 50;
             else
                 backoff_ms = 0;
+        }
+        if (time_mono_ns() >= next_eval && inc) {
+            collector_evaluate(st, corr, &inc);
+            next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
         }
         if (time_mono_ns() >= next_stats) {
             collector_log_stats(ingest_counters(in));
@@ -169,6 +223,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     ingest_destroy(&in);
+    incidents_free(&inc);
+    correlate_free(&corr);
     transport_close(&sock);
     store_close(&st);
     zmq_ctx_term(zctx);

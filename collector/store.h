@@ -56,6 +56,35 @@ int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result
 int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from, uint64_t to,
                   const char *reason, int64_t now_us, uint64_t *committed);
 
+/* ---- incidents ------------------------------------------------------- */
+
+struct store_incident {
+    int64_t id;
+    const char *verdict, *component, *explanation;
+    const char *agents_json, *targets_json; /* JSON arrays of names */
+    uint32_t fault_code;
+    int64_t start_us, end_us, updated_us; /* end_us 0 while open */
+    int64_t npairs;
+};
+
+/* Open an incident; its id goes to *ID.  0 or -1. */
+int store_incident_open(struct store *st, const struct store_incident *in, int64_t *id);
+/* Refresh an open incident (what it explains grew or changed). */
+int store_incident_update(struct store *st, const struct store_incident *in);
+int store_incident_close(struct store *st, int64_t id, int64_t end_us);
+
+struct store_incident_filter {
+    int64_t since_us, until_us; /* incidents overlapping the range; 0: no bound */
+    const char *verdict, *component;
+    int open_only;
+    int64_t id; /* one incident; 0: any */
+    int64_t limit;
+};
+
+/* Newest first.  0 or -1. */
+int store_query_incidents(struct store *st, const struct store_incident_filter *f,
+                          int (*fn)(void *ctx, const struct store_incident *in), void *ctx);
+
 /* ---- queries ---------------------------------------------------------- */
 
 struct store_filter {

@@ -14,6 +14,14 @@
 
 #define STORE_SCHEMA_VERSION 1
 
+/* Bind a named parameter of statement `s` when the filter sets it. */
+#define STORE_BIND_TEXT(name, v) \
+    if (v)                       \
+        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, name), v, -1, SQLITE_STATIC)
+#define STORE_BIND_INT(name, v) \
+    if (v)                      \
+        sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, name), v)
+
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS agent("
@@ -34,6 +42,13 @@ static const char store_schema[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS result_key ON result(agent_id, epoch, seq);"
     "CREATE INDEX IF NOT EXISTS result_ts ON result(ts_us);"
     "CREATE INDEX IF NOT EXISTS result_fail ON result(target_id, ts_us) WHERE status <> 1;"
+    "CREATE TABLE IF NOT EXISTS incident("
+    "  id INTEGER PRIMARY KEY, verdict TEXT NOT NULL, component TEXT NOT NULL,"
+    "  fault_code INTEGER NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER,"
+    "  updated_us INTEGER NOT NULL, agents TEXT, targets TEXT, npairs INTEGER,"
+    "  explanation TEXT);"
+    "CREATE INDEX IF NOT EXISTS incident_start ON incident(start_us);"
+    "CREATE INDEX IF NOT EXISTS incident_open ON incident(verdict, component) WHERE end_us IS NULL;"
     "CREATE TABLE IF NOT EXISTS gap("
     "  agent_id INTEGER NOT NULL, epoch INTEGER NOT NULL, from_seq INTEGER NOT NULL,"
     "  to_seq INTEGER NOT NULL, reason TEXT, received_us INTEGER,"
@@ -402,6 +417,117 @@ int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from
     return store__advance(st, agent, epoch, from, to, committed);
 }
 
+/* ---- incidents ------------------------------------------------------- */
+
+static int store__exec_incident(struct store *st, const char *sql, const struct store_incident *in,
+                                int64_t extra)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":verdict"), in->verdict, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":component"), in->component, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":fault"), (int)in->fault_code);
+    sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":start"), in->start_us);
+    sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":updated"), in->updated_us);
+    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":agents"), in->agents_json, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":targets"), in->targets_json, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":npairs"), in->npairs);
+    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":explanation"), in->explanation, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":id"), extra);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_incident_open(struct store *st, const struct store_incident *in, int64_t *id)
+{
+    if (store__exec_incident(st,
+                             "INSERT INTO incident(verdict, component, fault_code, start_us,"
+                             " updated_us, agents, targets, npairs, explanation) VALUES(:verdict,"
+                             " :component, :fault, :start, :updated, :agents, :targets, :npairs,"
+                             " :explanation)",
+                             in, 0) != 0)
+        return -1;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_incident_update(struct store *st, const struct store_incident *in)
+{
+    return store__exec_incident(st,
+                                "UPDATE incident SET fault_code = :fault, updated_us = :updated,"
+                                " agents = :agents, targets = :targets, npairs = :npairs,"
+                                " explanation = :explanation WHERE id = :id",
+                                in, in->id);
+}
+
+int store_incident_close(struct store *st, int64_t id, int64_t end_us)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE incident SET end_us = %lld WHERE id = %lld",
+             (long long)end_us, (long long)id);
+    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int store_query_incidents(struct store *st, const struct store_incident_filter *f,
+                          int (*fn)(void *ctx, const struct store_incident *in), void *ctx)
+{
+    char sql[1024];
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT id, verdict, component, fault_code, start_us, coalesce(end_us, 0),"
+                     " updated_us, coalesce(agents, '[]'), coalesce(targets, '[]'), npairs,"
+                     " coalesce(explanation, '') FROM incident WHERE 1");
+    if (f->id)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND id = :id");
+    if (f->verdict)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND verdict = :verdict");
+    if (f->component)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND component = :component");
+    if (f->open_only)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND end_us IS NULL");
+    if (f->since_us)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND coalesce(end_us, :since) >= :since");
+    if (f->until_us)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND start_us < :until");
+    n += snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY start_us DESC, id DESC");
+    if (f->limit > 0)
+        snprintf(sql + n, sizeof sql - (size_t)n, " LIMIT :limit");
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    STORE_BIND_INT(":id", f->id);
+    STORE_BIND_TEXT(":verdict", f->verdict);
+    STORE_BIND_TEXT(":component", f->component);
+    STORE_BIND_INT(":since", f->since_us);
+    STORE_BIND_INT(":until", f->until_us);
+    STORE_BIND_INT(":limit", f->limit > 0 ? f->limit : 0);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_incident in = {
+            .id = sqlite3_column_int64(s, 0),
+            .verdict = (const char *)sqlite3_column_text(s, 1),
+            .component = (const char *)sqlite3_column_text(s, 2),
+            .fault_code = (uint32_t)sqlite3_column_int(s, 3),
+            .start_us = sqlite3_column_int64(s, 4),
+            .end_us = sqlite3_column_int64(s, 5),
+            .updated_us = sqlite3_column_int64(s, 6),
+            .agents_json = (const char *)sqlite3_column_text(s, 7),
+            .targets_json = (const char *)sqlite3_column_text(s, 8),
+            .npairs = sqlite3_column_int64(s, 9),
+            .explanation = (const char *)sqlite3_column_text(s, 10),
+        };
+        if (fn(ctx, &in))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* ---- queries ---------------------------------------------------------- */
 
 int store_query_results(struct store *st, const struct store_filter *f,
@@ -434,12 +560,6 @@ int store_query_results(struct store *st, const struct store_filter *f,
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
-#define STORE_BIND_TEXT(name, v) \
-    if (v)                       \
-        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, name), v, -1, SQLITE_STATIC)
-#define STORE_BIND_INT(name, v) \
-    if (v)                      \
-        sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, name), v)
     STORE_BIND_TEXT(":agent", f->agent);
     STORE_BIND_TEXT(":target", f->target);
     STORE_BIND_INT(":probe", f->probe);

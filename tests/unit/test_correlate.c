@@ -129,6 +129,40 @@ static void silent_agent_is_blamed(void **state)
     assert_non_null(strstr(diag[0].explanation, "silent"));
 }
 
+/* r3a1's host is isolated: it cannot report, and nobody reaches it.  One
+ * verdict, AGENT r3a1, explains the others' failures toward it too. */
+static void isolated_agent_host_is_one_agent_diagnosis(void **state)
+{
+    for (int a = 0; a < 6; a++) {
+        char host[32];
+        snprintf(host, sizeof host, "%s", agents[a]);
+        correlate_host(c, host, region_of(agents[a]), agents[a]);
+    }
+    rounds(3, none);
+    for (int i = 0; i < 6; i++) {
+        for (int a = 0; a < 6; a++) {
+            if (!strcmp(agents[a], "r3a1"))
+                continue; /* its results never arrive */
+            feed(agents[a], "web:80", "", "10.0.0.1", TCP, 1);
+            for (int r = 1; r <= 3; r++) {
+                char peer[8], reg[3];
+                snprintf(peer, sizeof peer, "r%da1", r);
+                snprintf(reg, sizeof reg, "r%d", r);
+                if (strcmp(reg, region_of(agents[a])))
+                    feed(agents[a], peer, reg, "10.0.0.2", ICMP, strcmp(peer, "r3a1") != 0);
+            }
+        }
+        now += 5 * S;
+        size_t n = correlate_evaluate(c, now, diag, 16);
+        /* Never the target r3a1: either nothing yet, or the agent. */
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(diag[k].verdict, CORR_AGENT);
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_string_equal(diag[0].component, "r3a1");
+    assert_true(diag[0].npairs >= 4); /* its own pairs and the others' toward it */
+}
+
 static void cut_between_regions_is_a_path(void **state)
 {
     assert_int_equal(rounds(3, cut_r1_r2), 1);
@@ -225,6 +259,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(failing_agent_is_blamed_not_its_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(silent_agent_is_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(cut_between_regions_is_a_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(isolated_agent_host_is_one_agent_diagnosis, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(two_faults_at_once_are_two_diagnoses, setup, teardown),
         cmocka_unit_test_setup_teardown(flapping_target_never_opens, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_with_few_targets_is_not_blamed, setup, teardown),

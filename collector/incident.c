@@ -1,0 +1,174 @@
+#include "incident.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct open_incident {
+    int64_t id, start_us;
+    char verdict[32], component[CORR_NAME];
+    char *agents, *targets; /* as stored, to notice a change */
+    int seen;
+};
+
+struct incidents {
+    struct store *st;
+    struct open_incident *open;
+    size_t nopen, cap;
+};
+
+static int incidents__load(void *ctx, const struct store_incident *in)
+{
+    struct incidents *inc = ctx;
+    if (inc->nopen == inc->cap) {
+        size_t n = inc->cap ? inc->cap * 2 : 16;
+        struct open_incident *o = realloc(inc->open, n * sizeof *o);
+        if (!o)
+            return 1;
+        inc->open = o;
+        inc->cap = n;
+    }
+    struct open_incident *o = &inc->open[inc->nopen++];
+    memset(o, 0, sizeof *o);
+    o->id = in->id;
+    o->start_us = in->start_us;
+    snprintf(o->verdict, sizeof o->verdict, "%s", in->verdict);
+    snprintf(o->component, sizeof o->component, "%s", in->component);
+    o->agents = strdup(in->agents_json);
+    o->targets = strdup(in->targets_json);
+    return 0;
+}
+
+struct incidents *incidents_new(struct store *st)
+{
+    struct incidents *inc = calloc(1, sizeof *inc);
+    if (!inc)
+        return NULL;
+    inc->st = st;
+    struct store_incident_filter f = {.open_only = 1};
+    if (store_query_incidents(st, &f, incidents__load, inc) != 0) {
+        incidents_free(&inc);
+        return NULL;
+    }
+    return inc;
+}
+
+static void incidents__drop(struct open_incident *o)
+{
+    free(o->agents);
+    free(o->targets);
+}
+
+void incidents_free(struct incidents **pinc)
+{
+    if (!pinc || !*pinc)
+        return;
+    for (size_t i = 0; i < (*pinc)->nopen; i++)
+        incidents__drop(&(*pinc)->open[i]);
+    free((*pinc)->open);
+    free(*pinc);
+    *pinc = NULL;
+}
+
+/* NAMES as a JSON array, joined to the names already in PREVIOUS (a JSON
+ * array, or NULL): an incident's blamed set only grows while it is open. */
+static char *incidents__names(const char *previous, const char (*names)[CORR_NAME], size_t n)
+{
+    json_error_t jerr;
+    json_t *a = previous ? json_loads(previous, 0, &jerr) : NULL;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        a = json_array();
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        json_t *v;
+        int found = 0;
+        json_array_foreach(a, k, v) found |= !strcmp(json_string_value(v), names[i]);
+        if (!found)
+            json_array_append_new(a, json_string(names[i]));
+    }
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
+                    int64_t now_us, size_t *opened, size_t *closed)
+{
+    size_t o_count = 0, c_count = 0;
+    for (size_t i = 0; i < inc->nopen; i++)
+        inc->open[i].seen = 0;
+    for (size_t k = 0; k < n; k++) {
+        const char *verdict = correlate_verdict_name(d[k].verdict);
+        struct open_incident *o = NULL;
+        for (size_t i = 0; i < inc->nopen && !o; i++)
+            if (!strcmp(inc->open[i].verdict, verdict) &&
+                !strcmp(inc->open[i].component, d[k].component))
+                o = &inc->open[i];
+        char *agents = incidents__names(o ? o->agents : NULL, d[k].agents, d[k].nagents);
+        char *targets = incidents__names(o ? o->targets : NULL, d[k].targets, d[k].ntargets);
+        if (!agents || !targets) {
+            free(agents);
+            free(targets);
+            return -1;
+        }
+        struct store_incident in = {
+            .verdict = verdict, .component = d[k].component, .explanation = d[k].explanation,
+            .agents_json = agents, .targets_json = targets, .fault_code = d[k].fault,
+            .start_us = now_us, .updated_us = now_us, .npairs = (int64_t)d[k].npairs,
+        };
+        int rc = 0;
+        if (o) {
+            o->seen = 1;
+            /* Grown: keep the larger set and the explanation of the moment it grew. */
+            if (strcmp(o->agents, agents) || strcmp(o->targets, targets)) {
+                in.id = o->id;
+                rc = store_incident_update(inc->st, &in);
+                free(o->agents);
+                free(o->targets);
+                o->agents = agents;
+                o->targets = targets;
+                agents = targets = NULL;
+            }
+        } else {
+            int64_t id;
+            rc = store_incident_open(inc->st, &in, &id);
+            if (rc == 0) {
+                struct store_incident row = in;
+                row.id = id;
+                if (incidents__load(inc, &row) == 0) {
+                    inc->open[inc->nopen - 1].seen = 1;
+                    o_count++;
+                    log_warn("incident %lld opened: %s %s: %s", (long long)id, verdict,
+                             d[k].component, d[k].explanation);
+                }
+            }
+        }
+        free(agents);
+        free(targets);
+        if (rc != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < inc->nopen;) {
+        struct open_incident *o = &inc->open[i];
+        if (o->seen) {
+            i++;
+            continue;
+        }
+        if (store_incident_close(inc->st, o->id, now_us) != 0)
+            return -1;
+        log_info("incident %lld closed: %s %s after %lld s", (long long)o->id, o->verdict,
+                 o->component, (long long)((now_us - o->start_us) / 1000000));
+        c_count++;
+        incidents__drop(o);
+        inc->open[i] = inc->open[--inc->nopen];
+    }
+    if (opened)
+        *opened = o_count;
+    if (closed)
+        *closed = c_count;
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* incident: diagnoses over time.  Each evaluation's root causes are matched
+ * to the open incidents by (verdict, component): a new one opens an
+ * incident, a known one refreshes it when what it explains changed, and an
+ * open incident whose cause is gone is closed.  The health states'
+ * hysteresis is what keeps a flapping check from opening and closing
+ * incidents at every result. */
+#ifndef FL_INCIDENT_H
+#define FL_INCIDENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlate.h"
+#include "store.h"
+
+struct incidents;
+
+/* Load the incidents still open in ST (a restarted collector carries on). */
+struct incidents *incidents_new(struct store *st);
+void incidents_free(struct incidents **inc);
+
+/* Apply one evaluation at NOW_US inside the caller's transaction.  Counts of
+ * what changed go to OPENED/CLOSED (may be NULL).  0 or -1 (store error). */
+int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
+                    int64_t now_us, size_t *opened, size_t *closed);
+
+#endif
