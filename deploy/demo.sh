@@ -2,7 +2,8 @@
 # The faultline demo: build, bring up the lab (three regions, six agent hosts,
 # web, DNS and an MTU-1400 host in network namespaces), run the collector and
 # one agent per host for about a minute, break the web server, and show what
-# faultline saw.  Everything is cleaned up at the end.
+# faultline saw: the failing checks, and the one incident that names the
+# cause.  Everything is cleaned up at the end.
 #   deploy/demo.sh [--keep]     --keep leaves the lab and the fleet running
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,8 +69,19 @@ if [ -n "$code" ]; then
     fl decode "$code"
 fi
 
+say "faultline incidents   (one root cause, named, instead of 12 failing checks)"
+fl incidents
+id=$(fl incidents --limit 1 --json | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
+if [ -n "$id" ]; then
+    say "faultline incident $id"
+    fl incident "$id"
+fi
+
 say "healing the fault"
 "$LAB" fault web-down off
+closed() { [ -z "$(fl incidents --open --json)" ]; }
+for _ in $(seq 30); do closed && break; sleep 1; done
+fl incidents
 if [ $KEEP -eq 1 ]; then
     echo "lab and fleet left running; database $RUN/faultline.db"
     echo "stop with: $FLEET stop $RUN; $LAB down"
