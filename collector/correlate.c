@@ -23,7 +23,9 @@ struct corr_pair {
     int probe;
     int failing, fails, oks, black_hole, explained;
     uint16_t fault;
-    struct corr_pair *next; /* hash chain */
+    struct corr_pair *next;    /* hash chain */
+    struct corr_pair *sibling;    /* ring of the other addresses of (agent, target, probe) */
+    struct corr_pair *next_group; /* chain of group heads */
 };
 
 struct corr_host {
@@ -39,6 +41,7 @@ struct correlate {
     struct corr_pair **pairs; /* in creation order */
     size_t npairs, cappairs;
     struct corr_pair *buckets[CORR_BUCKETS];
+    struct corr_pair *groups[CORR_BUCKETS]; /* by (agent, target, probe) */
 };
 
 const char *correlate_verdict_name(enum corr_verdict v)
@@ -144,6 +147,20 @@ static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const str
     p->next = c->buckets[h];
     c->buckets[h] = p;
     c->pairs[c->npairs++] = p;
+    /* Join the ring of the same (agent, target, probe) at other addresses;
+     * the first such pair heads the group in its own hash table. */
+    unsigned g = corr__hash(agent, in->target, "", in->probe);
+    struct corr_pair *head = c->groups[g];
+    while (head && !(head->agent == agent && head->probe == p->probe &&
+                     !strcmp(head->target, p->target)))
+        head = head->next_group;
+    if (head) {
+        p->sibling = head->sibling ? head->sibling : head;
+        head->sibling = p;
+    } else {
+        p->next_group = c->groups[g];
+        c->groups[g] = p;
+    }
     return p;
 }
 
@@ -256,10 +273,7 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
     /* A result without an address (the name did not resolve) stands for
      * every address of the target; once an address answers again, the
      * target resolves, and the address-less pair is healthy too. */
-    for (size_t i = 0; i < c->npairs; i++) {
-        struct corr_pair *q = c->pairs[i];
-        if (q == p || q->agent != a || q->probe != in->probe || strcmp(q->target, in->target))
-            continue;
+    for (struct corr_pair *q = p->sibling; q && q != p; q = q->sibling) {
         if (!in->address[0] && !in->ok)
             corr__update(c, q, in);
         else if (in->address[0] && in->ok && !q->address[0])
