@@ -51,6 +51,9 @@ struct agent_config {
 /* Load FILE.  0, or -1 with every error as "file:line:col: message" lines in
  * ERR. */
 int agent_config_load(const char *file, struct agent_config *cfg, char *err, size_t errlen);
+/* The same from a buffer; NAME stands for the file in messages. */
+int agent_config_load_buffer(const char *name, const char *text, size_t len,
+                             struct agent_config *cfg, char *err, size_t errlen);
 
 /* Parse one check from an in-memory YAML mapping (the `probe` command line
  * builds one); defaults as in a file. */

@@ -336,12 +336,29 @@ static void config__init(struct agent_config *cfg)
     cfg->outbox_max = 1000000;
 }
 
+static int config__load(struct cfg *c, struct agent_config *cfg, char *err, size_t errlen);
+
 int agent_config_load(const char *file, struct agent_config *cfg, char *err, size_t errlen)
 {
     config__init(cfg);
     struct cfg *c = cfg_open(file, err, errlen);
     if (!c)
         return -1;
+    return config__load(c, cfg, err, errlen);
+}
+
+int agent_config_load_buffer(const char *name, const char *text, size_t len,
+                             struct agent_config *cfg, char *err, size_t errlen)
+{
+    config__init(cfg);
+    struct cfg *c = cfg_open_buffer(name, text, len, err, errlen);
+    if (!c)
+        return -1;
+    return config__load(c, cfg, err, errlen);
+}
+
+static int config__load(struct cfg *c, struct agent_config *cfg, char *err, size_t errlen)
+{
     struct fy_node *root = cfg_root(c);
     if (!root)
         cfg_error(c, NULL, "empty configuration");

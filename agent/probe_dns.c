@@ -89,10 +89,13 @@ static int dns__parse_list(struct cfg *c, struct fy_node *key, struct fy_node *v
     for (int i = 0; i < n; i++) {
         struct fy_node *item = fy_node_is_sequence(val) ? fy_node_sequence_iterate(val, &iter) : val;
         const char *s = cfg_scalar(c, key, item);
-        if (!s)
+        if (!s) {
+            free(joined);
             return -1;
+        }
         if (!*s || strchr(s, '\n') || strlen(s) > DNS_MAX_TEXT - 1) {
             cfg_error(c, item, "%s: empty or too long value", cfg_key_name(key));
+            free(joined);
             return -1;
         }
         char *nj = realloc(joined, len + strlen(s) + 2);

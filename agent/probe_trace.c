@@ -216,7 +216,9 @@ static void trace__answer(struct trace_state *st, const struct trace_payload *p,
     if (p->magic != TRACE_MAGIC || p->ttl == 0 || p->ttl > TRACE_MAX_HOPS || p->ttl > st->ttl)
         return;
     struct trace_hop *h = &st->hops[p->ttl];
-    const struct sockaddr *off = SO_EE_OFFENDER(ee);
+    /* SO_EE_OFFENDER(ee), without casting away const: the offender's
+     * address follows the extended error. */
+    const struct sockaddr *off = (const struct sockaddr *)(const void *)(ee + 1);
     if (off->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)off)->sin_addr,
                   h->address, sizeof h->address);

@@ -29,6 +29,8 @@
 #define SENDER_HELLO_NS (1000ull * 1000 * 1000)
 #define SENDER_ACK_TIMEOUT_NS (5000ull * 1000 * 1000)
 
+static char sender_version[] = FL_VERSION; /* protobuf-c wants char * */
+
 struct sender {
     uv_loop_t *loop;
     void *sock;
@@ -66,7 +68,7 @@ static void sender__hello(struct sender *s, uint64_t now)
     Faultline__Hello h = FAULTLINE__HELLO__INIT;
     h.epoch = outbox_epoch(s->ob);
     h.next_seq = outbox_next_seq(s->ob);
-    h.version = (char *)FL_VERSION;
+    h.version = sender_version;
     h.labels = s->cfg->labels;
     h.n_labels = s->cfg->nlabels;
     fl_envelope env = FAULTLINE__ENVELOPE__INIT;
@@ -81,7 +83,7 @@ static void sender__heartbeat(struct sender *s, uint64_t now)
 {
     Faultline__Heartbeat h = FAULTLINE__HEARTBEAT__INIT;
     h.epoch = outbox_epoch(s->ob);
-    h.version = (char *)FL_VERSION;
+    h.version = sender_version;
     h.labels = s->cfg->labels;
     h.n_labels = s->cfg->nlabels;
     h.spool_depth = outbox_depth(s->ob);

@@ -44,9 +44,42 @@ static void cfg__first_error(const struct cfg *c, char *err, size_t errlen)
     snprintf(err, errlen, "%.*s", (int)strcspn(c->errors, "\n"), c->errors);
 }
 
+/* The position of the first byte that is not valid UTF-8 (or a NUL), as
+ * 1-based line and column, or 0 when the text is clean.  YAML is Unicode,
+ * and libfyaml 0.7 can loop forever on some invalid bytes, so they are
+ * refused before it sees them. */
+static int cfg__bad_utf8(const unsigned char *s, size_t len, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < len;) {
+        unsigned char b = s[i];
+        size_t n = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3
+                                : (b & 0xf8) == 0xf0 ? 4 : 0;
+        if (b == 0 || n == 0 || i + n > len || (n == 2 && b < 0xc2) || (n == 4 && b > 0xf4))
+            return 1;
+        for (size_t k = 1; k < n; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 1;
+        if (b == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+        i += n;
+    }
+    return 0;
+}
+
 struct cfg *cfg_open_buffer(const char *name, const char *text, size_t len, char *err,
                             size_t errlen)
 {
+    int line, col;
+    if (cfg__bad_utf8((const unsigned char *)text, len, &line, &col)) {
+        snprintf(err, errlen, "%s:%d:%d: not valid UTF-8 text", name, line, col);
+        return NULL;
+    }
     struct cfg *c = calloc(1, sizeof *c);
     if (!c || !(c->name = strdup(name)) || !(c->text = malloc(len + 1))) {
         snprintf(err, errlen, "%s: out of memory", name);
@@ -73,9 +106,10 @@ struct cfg *cfg_open_buffer(const char *name, const char *text, size_t len, char
         void *iter = NULL;
         struct fy_diag_error *e;
         while (diag && (e = fy_diag_errors_iterate(diag, &iter)) != NULL) {
-            char line[600];
-            snprintf(line, sizeof line, "%s:%d:%d: %s", c->name, e->line, e->column, e->msg);
-            cfg__append(c, line);
+            char text_line[600];
+            snprintf(text_line, sizeof text_line, "%s:%d:%d: %s", c->name, e->line, e->column,
+                     e->msg);
+            cfg__append(c, text_line);
         }
         cfg__first_error(c, err, errlen);
         if (diag)

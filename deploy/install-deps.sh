@@ -13,7 +13,7 @@ build_pkgs=(cmake make gcc pkg-config
 # The lab and the integration tests: real kernel networking, real servers and
 # the reference tools the probes are compared against.
 test_pkgs=(iproute2 nftables iptables libnetfilter-queue-dev iputils-ping iputils-tracepath dnsutils curl
-    nginx-light unbound sqlite3 procps psmisc openssl)
+    nginx-light unbound sqlite3 procps psmisc openssl clang libclang-rt-14-dev)
 bench_pkgs=(prometheus-blackbox-exporter python3)
 
 case "$what" in

@@ -126,6 +126,13 @@ static void bad_yaml_reports_position(void **state)
     expect_error("agent:\n  name: \"bad name\"\n", "agent.yaml:2:10: name: 'bad name' is not a valid agent name");
 }
 
+static void invalid_utf8_is_refused_not_hung_on(void **state)
+{
+    /* libfyaml 0.7 loops forever on this directive; it must never see it. */
+    expect_error("%\xffz", "agent.yaml:1:2: not valid UTF-8 text");
+    expect_error("agent: {name: \"a\x80\"}\n", "agent.yaml:1:17: not valid UTF-8 text");
+}
+
 static void huge_value_is_refused(void **state)
 {
     size_t n = 1024 * 1024;
@@ -189,6 +196,7 @@ int main(void)
         cmocka_unit_test(unknown_probe_lists_the_known_ones),
         cmocka_unit_test(required_sections),
         cmocka_unit_test(bad_yaml_reports_position),
+        cmocka_unit_test(invalid_utf8_is_refused_not_hung_on),
         cmocka_unit_test(huge_value_is_refused),
         cmocka_unit_test(file_problems_are_named),
         cmocka_unit_test(collector_config),
