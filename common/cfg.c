@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "timeutil.h"
@@ -72,6 +74,52 @@ static int cfg__bad_utf8(const unsigned char *s, size_t len, int *line, int *col
     return 0;
 }
 
+/* Debian's libfyaml 0.7.12 can crash (SEGV in fy_parse_cleanup) or spin
+ * on some inputs.  A configuration file must never take a daemon down, so
+ * the text is parsed once in a child first: when that child dies or runs
+ * out of time, the file is refused with a clear error instead.  Returns 0
+ * when the parser survives the text. */
+static int cfg__parser_survives(const char *name, const char *text, size_t len, char *err,
+                                size_t errlen)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0; /* cannot tell: parse in-process as before */
+    if (pid == 0) {
+        /* Die the plain way (test harnesses and sanitizers install
+         * handlers), and quietly: the parent reports. */
+        int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGALRM};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            signal(sigs[i], SIG_DFL);
+        int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (devnull >= 0)
+            dup2(devnull, STDERR_FILENO);
+        alarm(5);
+        struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET};
+        struct fy_document *doc = fy_document_build_from_string(&pcfg, text, len);
+        if (doc)
+            fy_document_destroy(doc);
+        _exit(0);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status)) {
+        snprintf(err, errlen,
+                 "%s: the YAML parser %s on this file (signal %d); it is not a valid "
+                 "configuration",
+                 name, WTERMSIG(status) == SIGALRM ? "did not finish" : "crashed",
+                 WTERMSIG(status));
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { /* a sanitizer's report */
+        snprintf(err, errlen, "%s: the YAML parser crashed on this file; it is not a valid "
+                 "configuration", name);
+        return -1;
+    }
+    return 0;
+}
+
 struct cfg *cfg_open_buffer(const char *name, const char *text, size_t len, char *err,
                             size_t errlen)
 {
@@ -80,6 +128,8 @@ struct cfg *cfg_open_buffer(const char *name, const char *text, size_t len, char
         snprintf(err, errlen, "%s:%d:%d: not valid UTF-8 text", name, line, col);
         return NULL;
     }
+    if (cfg__parser_survives(name, text, len, err, errlen) != 0)
+        return NULL;
     struct cfg *c = calloc(1, sizeof *c);
     if (!c || !(c->name = strdup(name)) || !(c->text = malloc(len + 1))) {
         snprintf(err, errlen, "%s: out of memory", name);

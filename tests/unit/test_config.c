@@ -133,6 +133,14 @@ static void invalid_utf8_is_refused_not_hung_on(void **state)
     expect_error("agent: {name: \"a\x80\"}\n", "agent.yaml:1:17: not valid UTF-8 text");
 }
 
+/* Found by fuzz_config: libfyaml 0.7.12 dies on this.  The agent must not. */
+static void parser_crash_is_a_clear_error(void **state)
+{
+    expect_error("# x\n#t]\n?   o:  -ra\n?    poJs : reet]\n?  agent:\n  name /r:\t\t\t \t\t\t\t\t\t\t: "
+                 "edfe`b\ndeves :X=re",
+                 "the YAML parser crashed on this file");
+}
+
 static void huge_value_is_refused(void **state)
 {
     size_t n = 1024 * 1024;
@@ -197,6 +205,7 @@ int main(void)
         cmocka_unit_test(required_sections),
         cmocka_unit_test(bad_yaml_reports_position),
         cmocka_unit_test(invalid_utf8_is_refused_not_hung_on),
+        cmocka_unit_test(parser_crash_is_a_clear_error),
         cmocka_unit_test(huge_value_is_refused),
         cmocka_unit_test(file_problems_are_named),
         cmocka_unit_test(collector_config),
