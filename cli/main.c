@@ -53,6 +53,38 @@ static struct store *cli_open(const struct cli *c)
     return st;
 }
 
+/* ---- option values shared by the commands ---------------------------------- */
+
+/* --since/--until VALUE of command CMD; 0, or 2 (usage) after saying why. */
+static int cli_time_arg(const char *cmd, int since, const char *value, int64_t now,
+                        int64_t *out)
+{
+    if (time_parse_point(value, now, out) == 0)
+        return 0;
+    fprintf(stderr, "faultline %s: --%s: '%s' is not a time (10m, 2026-11-22T10:00:00Z, @1763800000)\n",
+            cmd, since ? "since" : "until", value);
+    return 2;
+}
+
+static int cli_count_arg(const char *cmd, const char *value, int64_t *out)
+{
+    char *end;
+    *out = strtoll(value, &end, 10);
+    if (*end || end == value || *out < 0) {
+        fprintf(stderr, "faultline %s: --limit: '%s' is not a count\n", cmd, value);
+        return 2;
+    }
+    return 0;
+}
+
+static int cli_no_more_args(const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc)
+        return 0;
+    fprintf(stderr, "faultline %s: unexpected argument '%s'\n", cmd, argv[optind]);
+    return 2;
+}
+
 /* ---- results ---------------------------------------------------------------- */
 
 struct results_ctx {
@@ -126,7 +158,6 @@ static int cmd_results(struct cli *c, int argc, char **argv)
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
         switch (opt) {
         case O_AGENT: f.agent = optarg; break;
         case O_TARGET: f.target = optarg; break;
@@ -146,27 +177,20 @@ static int cmd_results(struct cli *c, int argc, char **argv)
             break;
         case O_SINCE:
         case O_UNTIL:
-            if (time_parse_point(optarg, now, opt == O_SINCE ? &f.since_us : &f.until_us)) {
-                fprintf(stderr, "faultline results: --%s: '%s' is not a time (10m, 2026-11-22T10:00:00Z, @1763800000)\n",
-                        opt == O_SINCE ? "since" : "until", optarg);
+            if (cli_time_arg("results", opt == O_SINCE, optarg, now,
+                             opt == O_SINCE ? &f.since_us : &f.until_us))
                 return 2;
-            }
             break;
         case O_LIMIT:
-            f.limit = strtoll(optarg, &end, 10);
-            if (*end || end == optarg || f.limit < 0) {
-                fprintf(stderr, "faultline results: --limit: '%s' is not a count\n", optarg);
+            if (cli_count_arg("results", optarg, &f.limit))
                 return 2;
-            }
             break;
         case O_JSON: c->json = 1; break;
         default: return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "faultline results: unexpected argument '%s'\n", argv[optind]);
+    if (cli_no_more_args("results", argc, argv))
         return 2;
-    }
     struct store *st = cli_open(c);
     if (!st)
         return 1;
@@ -305,34 +329,26 @@ static int cmd_incidents(struct cli *c, int argc, char **argv)
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
         switch (opt) {
         case O_SINCE:
         case O_UNTIL:
-            if (time_parse_point(optarg, now, opt == O_SINCE ? &f.since_us : &f.until_us)) {
-                fprintf(stderr, "faultline incidents: --%s: '%s' is not a time\n",
-                        opt == O_SINCE ? "since" : "until", optarg);
+            if (cli_time_arg("incidents", opt == O_SINCE, optarg, now,
+                             opt == O_SINCE ? &f.since_us : &f.until_us))
                 return 2;
-            }
             break;
         case O_VERDICT: f.verdict = optarg; break;
         case O_COMPONENT: f.component = optarg; break;
         case O_OPEN: f.open_only = 1; break;
         case O_LIMIT:
-            f.limit = strtoll(optarg, &end, 10);
-            if (*end || end == optarg || f.limit < 0) {
-                fprintf(stderr, "faultline incidents: --limit: '%s' is not a count\n", optarg);
+            if (cli_count_arg("incidents", optarg, &f.limit))
                 return 2;
-            }
             break;
         case O_JSON: c->json = 1; break;
         default: return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "faultline incidents: unexpected argument '%s'\n", argv[optind]);
+    if (cli_no_more_args("incidents", argc, argv))
         return 2;
-    }
     struct store *st = cli_open(c);
     if (!st)
         return 1;
