@@ -143,6 +143,29 @@ const struct probe_ops *probe_find(const char *name);
 /* Comma-separated names of all probe types, for messages. */
 const char *probe_names(void);
 
+/* One socket polled on the loop (readable, and error-queue entries, which
+ * the kernel signals as POLLERR: UV_PRIORITIZED keeps libuv from stopping
+ * the handle on it) and one timer: the shape of the icmp, mtu and trace
+ * probes.  It lives inside the probe's state (OWNER).  probe_io_end()
+ * closes both handles; after the last close the socket is closed, OWNER is
+ * freed and, unless the run was cancelled, probe_done(run) reports. */
+struct probe_io {
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int fd;
+    int open, ending;
+    struct probe_run *run; /* NULL once cancelled */
+    void *owner;
+};
+
+/* Start polling FD for RUN; both handles' data is OWNER.  Sets run->priv. */
+void probe_io_start(struct probe_io *io, struct probe_run *run, void *owner, int fd,
+                    uv_poll_cb on_poll);
+/* Close everything (idempotent); see above for what follows. */
+void probe_io_end(struct probe_io *io);
+/* The run is cancelled: end without reporting. */
+void probe_io_cancel(struct probe_io *io);
+
 /* Stamp the start and start RUN.  On failure (-errno) the run is already
  * complete: it holds an error result naming the cause, and the done
  * callback is not called. */

@@ -33,12 +33,9 @@ struct icmp_opts {
 };
 
 struct icmp_state {
-    struct probe_run *run; /* NULL once cancelled */
-    int fd, raw, v6;
+    struct probe_io io; /* io.run: NULL once cancelled */
+    int raw, v6;
     uint16_t id, seq_base;
-    uv_poll_t poll;
-    uv_timer_t timer;
-    int handles_open;
     uint32_t sent, received, unreachable;
     int64_t sent_ns[ICMP_MAX_COUNT]; /* CLOCK_REALTIME, 0 when answered */
     double sum, sumsq, min, max;     /* microseconds */
@@ -91,27 +88,27 @@ static uint16_t icmp__checksum(const void *data, size_t len)
 static int icmp__open(struct icmp_state *s, int family)
 {
     int proto = family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
-    s->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
-    if (s->fd < 0 && (errno == EACCES || errno == EPERM)) {
-        s->fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    s->io.fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+    if (s->io.fd < 0 && (errno == EACCES || errno == EPERM)) {
+        s->io.fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
         s->raw = 1;
     }
-    if (s->fd < 0)
+    if (s->io.fd < 0)
         return -errno;
     int on = 1;
-    setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+    setsockopt(s->io.fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     if (family == AF_INET6) {
-        setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+        setsockopt(s->io.fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
         if (s->raw) {
             /* Only echo replies and errors, not every ICMPv6 packet. */
             struct icmp6_filter f;
             ICMP6_FILTER_SETBLOCKALL(&f);
             ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
             ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
-            setsockopt(s->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
+            setsockopt(s->io.fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f);
         }
     } else {
-        setsockopt(s->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+        setsockopt(s->io.fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
     }
     return 0;
 }
@@ -120,7 +117,7 @@ static void icmp__finish(struct icmp_state *s);
 
 static void icmp__send(struct icmp_state *s)
 {
-    struct probe_run *run = s->run;
+    struct probe_run *run = s->io.run;
     const struct icmp_opts *o = (const void *)run->check->opts;
     uint8_t pkt[8 + 1472];
     size_t len = 8 + (size_t)o->size;
@@ -138,7 +135,7 @@ static void icmp__send(struct icmp_state *s)
         memcpy(pkt + 2, &ck, 2);
     }
     s->sent_ns[s->sent] = icmp__now_ns();
-    ssize_t n = sendto(s->fd, pkt, len, 0, (const struct sockaddr *)&run->addr, run->addrlen);
+    ssize_t n = sendto(s->io.fd, pkt, len, 0, (const struct sockaddr *)&run->addr, run->addrlen);
     if (n < 0)
         s->sent_ns[s->sent] = 0; /* counted as sent and lost, as ping does */
     s->sent++;
@@ -183,7 +180,7 @@ static void icmp__read_errqueue(struct icmp_state *s)
         struct iovec iov = {buf, sizeof buf};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
                             .msg_controllen = sizeof ctrl};
-        if (recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+        if (recvmsg(s->io.fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
             return;
         /* The queued packet is our request; an error for it means a
          * router or the target said "unreachable". */
@@ -200,7 +197,7 @@ static void icmp__read(struct icmp_state *s)
         struct iovec iov = {buf, sizeof buf};
         struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
                             .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = sizeof ctrl};
-        ssize_t n = recvmsg(s->fd, &mh, MSG_DONTWAIT);
+        ssize_t n = recvmsg(s->io.fd, &mh, MSG_DONTWAIT);
         if (n < 0)
             return;
         int64_t rx_ns = icmp__now_ns();
@@ -226,7 +223,7 @@ static void icmp__read(struct icmp_state *s)
             continue;
         /* A raw socket sees every host's replies: the source must be ours. */
         if (s->raw) {
-            const struct sockaddr_storage *to = &s->run->addr;
+            const struct sockaddr_storage *to = &s->io.run->addr;
             if (s->v6 ? memcmp(&((struct sockaddr_in6 *)&from)->sin6_addr,
                                &((const struct sockaddr_in6 *)to)->sin6_addr, 16) != 0
                       : ((struct sockaddr_in *)&from)->sin_addr.s_addr !=
@@ -258,11 +255,11 @@ static void icmp__read(struct icmp_state *s)
 static void icmp__on_poll(uv_poll_t *h, int status, int events)
 {
     struct icmp_state *s = h->data;
-    if (!s->run)
+    if (!s->io.run)
         return;
     icmp__read_errqueue(s);
     icmp__read(s);
-    const struct icmp_opts *o = (const void *)s->run->check->opts;
+    const struct icmp_opts *o = (const void *)s->io.run->check->opts;
     if (s->sent == (uint32_t)o->count && s->received + s->unreachable >= s->sent)
         icmp__finish(s);
 }
@@ -270,44 +267,21 @@ static void icmp__on_poll(uv_poll_t *h, int status, int events)
 static void icmp__on_timer(uv_timer_t *t)
 {
     struct icmp_state *s = t->data;
-    const struct icmp_opts *o = (const void *)s->run->check->opts;
+    const struct icmp_opts *o = (const void *)s->io.run->check->opts;
     if (s->sent < (uint32_t)o->count) {
         icmp__send(s);
         uint64_t next = s->sent < (uint32_t)o->count ? (uint64_t)o->spacing_us / 1000
-                                                      : (uint64_t)s->run->check->timeout_us / 1000;
-        uv_timer_start(&s->timer, icmp__on_timer, next ? next : 1, 0);
+                                                      : (uint64_t)s->io.run->check->timeout_us / 1000;
+        uv_timer_start(&s->io.timer, icmp__on_timer, next ? next : 1, 0);
         return;
     }
     icmp__finish(s); /* the timeout after the last request */
 }
 
-static void icmp__on_close(uv_handle_t *h)
-{
-    struct icmp_state *s = h->data;
-    if (--s->handles_open > 0)
-        return;
-    if (s->fd >= 0)
-        close(s->fd);
-    struct probe_run *run = s->run;
-    free(s);
-    if (run) {
-        run->priv = NULL;
-        probe_done(run);
-    }
-}
-
-static void icmp__close(struct icmp_state *s)
-{
-    uv_timer_stop(&s->timer);
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, icmp__on_close);
-    uv_close((uv_handle_t *)&s->timer, icmp__on_close);
-}
-
 static void icmp__finish(struct icmp_state *s)
 {
-    struct probe_run *run = s->run;
-    if (uv_is_closing((uv_handle_t *)&s->timer))
+    struct probe_run *run = s->io.run;
+    if (s->io.ending)
         return;
     Faultline__IcmpDetail *d = &run->detail.icmp;
     faultline__icmp_detail__init(d);
@@ -336,7 +310,7 @@ static void icmp__finish(struct icmp_state *s)
     else
         probe_set(run, FAULTLINE__STATUS__STATUS_FAIL, FL_FAULT_ICMP_LOSS,
                   "%u of %u echo requests lost", s->sent - s->received, s->sent);
-    icmp__close(s);
+    probe_io_end(&s->io);
 }
 
 static int icmp_start(struct probe_run *run)
@@ -344,8 +318,8 @@ static int icmp_start(struct probe_run *run)
     struct icmp_state *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    s->run = run;
-    s->fd = -1;
+    s->io.run = run;
+    s->io.fd = -1;
     s->v6 = run->addr.ss_family == AF_INET6;
     int rc = icmp__open(s, run->addr.ss_family);
     if (rc < 0) {
@@ -357,27 +331,16 @@ static int icmp_start(struct probe_run *run)
         rnd[0] = rnd[1] = (uint16_t)getpid();
     s->id = rnd[0];
     s->seq_base = rnd[1];
-    uv_poll_init_socket(run->loop, &s->poll, s->fd);
-    uv_timer_init(run->loop, &s->timer);
-    s->poll.data = s->timer.data = s;
-    s->handles_open = 2;
-    /* UV_PRIORITIZED keeps libuv from stopping the handle on POLLERR,
-     * which is how the kernel signals an error-queue entry. */
-    uv_poll_start(&s->poll, UV_READABLE | UV_PRIORITIZED, icmp__on_poll);
-    run->priv = s;
-    icmp__on_timer(&s->timer); /* first request now */
+    probe_io_start(&s->io, run, s, s->io.fd, icmp__on_poll);
+    icmp__on_timer(&s->io.timer); /* first request now */
     return 0;
 }
 
 static void icmp_cancel(struct probe_run *run)
 {
     struct icmp_state *s = run->priv;
-    if (!s)
-        return;
-    s->run = NULL;
-    run->priv = NULL;
-    if (!uv_is_closing((uv_handle_t *)&s->timer))
-        icmp__close(s);
+    if (s)
+        probe_io_cancel(&s->io);
 }
 
 const struct probe_ops probe_icmp_ops = {

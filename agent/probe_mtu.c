@@ -41,10 +41,8 @@ enum mtu_phase { MTU_FOLLOW, MTU_FLOOR, MTU_SEARCH };
 enum mtu_answer { MTU_NONE, MTU_REACHED, MTU_TOO_BIG, MTU_UNREACHABLE };
 
 struct mtu_state {
-    struct probe_run *run; /* NULL once cancelled */
-    int fd, v6, handles_open, ending;
-    uv_poll_t poll;
-    uv_timer_t timer;
+    struct probe_io io; /* io.run: NULL once cancelled */
+    int v6;
     struct route_info route;
     enum mtu_phase phase;
     unsigned size, tries_left, probes, port;
@@ -85,7 +83,7 @@ static void mtu_target_name(const void *opts, const char *host, char *buf, size_
 
 static const struct mtu_opts *mtu__opts(const struct mtu_state *st)
 {
-    return (const void *)st->run->check->opts;
+    return (const void *)st->io.run->check->opts;
 }
 
 static unsigned mtu__header(const struct mtu_state *st)
@@ -97,7 +95,7 @@ static unsigned mtu__header(const struct mtu_state *st)
 static int mtu__send(struct mtu_state *st)
 {
     static const uint8_t zeros[MTU_MAX];
-    struct sockaddr_storage dst = st->run->addr;
+    struct sockaddr_storage dst = st->io.run->addr;
     uint16_t port = htons((uint16_t)(mtu__opts(st)->port + st->probes % 512));
     if (st->v6)
         ((struct sockaddr_in6 *)&dst)->sin6_port = port;
@@ -105,47 +103,26 @@ static int mtu__send(struct mtu_state *st)
         ((struct sockaddr_in *)&dst)->sin_port = port;
     /* Forget what the previous connection's queue still holds. */
     uint8_t junk[64];
-    while (recv(st->fd, junk, sizeof junk, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
+    while (recv(st->io.fd, junk, sizeof junk, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
         ;
-    if (connect(st->fd, (struct sockaddr *)&dst, st->run->addrlen) != 0)
+    if (connect(st->io.fd, (struct sockaddr *)&dst, st->io.run->addrlen) != 0)
         return -errno;
     st->probes++;
     st->answer = MTU_NONE;
     size_t payload = st->size > mtu__header(st) ? st->size - mtu__header(st) : 0;
-    if (send(st->fd, zeros, payload, 0) < 0 && errno != EMSGSIZE)
+    if (send(st->io.fd, zeros, payload, 0) < 0 && errno != EMSGSIZE)
         return -errno;
     return 0;
 }
 
-static void mtu__on_closed(uv_handle_t *h)
-{
-    struct mtu_state *st = h->data;
-    if (--st->handles_open > 0)
-        return;
-    if (st->fd >= 0)
-        close(st->fd);
-    struct probe_run *run = st->run;
-    free(st);
-    if (run) {
-        run->priv = NULL;
-        probe_done(run);
-    }
-}
-
 static void mtu__end(struct mtu_state *st)
 {
-    if (st->ending)
-        return;
-    st->ending = 1;
-    uv_timer_stop(&st->timer);
-    uv_poll_stop(&st->poll);
-    uv_close((uv_handle_t *)&st->poll, mtu__on_closed);
-    uv_close((uv_handle_t *)&st->timer, mtu__on_closed);
+    probe_io_end(&st->io);
 }
 
 static void mtu__report(struct mtu_state *st, unsigned path_mtu, const char *method)
 {
-    struct probe_run *run = st->run;
+    struct probe_run *run = st->io.run;
     const struct mtu_opts *o = mtu__opts(st);
     Faultline__MtuDetail *d = &run->detail.mtu;
     faultline__mtu_detail__init(d);
@@ -252,23 +229,23 @@ static void mtu__next(struct mtu_state *st)
         mtu__report(st, 0, "icmp");
         return;
     }
-    uv_timer_start(&st->timer, mtu__on_timeout, (uint64_t)mtu__opts(st)->wait_us / 1000, 0);
+    uv_timer_start(&st->io.timer, mtu__on_timeout, (uint64_t)mtu__opts(st)->wait_us / 1000, 0);
 }
 
 static void mtu__on_poll(uv_poll_t *h, int status, int events)
 {
     struct mtu_state *st = h->data;
-    if (st->ending || !st->run)
+    if (st->io.ending || !st->io.run)
         return;
     uint8_t buf[256], ctrl[512];
     for (;;) {
         struct iovec iov = {buf, sizeof buf};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
                             .msg_controllen = sizeof ctrl};
-        ssize_t n = recvmsg(st->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+        ssize_t n = recvmsg(st->io.fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
         if (n < 0) {
             /* Not an error-queue entry: an answer from the target itself. */
-            if (recv(st->fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+            if (recv(st->io.fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
                 st->answer = MTU_REACHED;
             break;
         }
@@ -293,7 +270,7 @@ static void mtu__on_poll(uv_poll_t *h, int status, int events)
         }
     }
     if (st->answer != MTU_NONE) {
-        uv_timer_stop(&st->timer);
+        uv_timer_stop(&st->io.timer);
         mtu__step(st);
     }
 }
@@ -303,38 +280,31 @@ static int mtu_start(struct probe_run *run)
     struct mtu_state *st = calloc(1, sizeof *st);
     if (!st)
         return -ENOMEM;
-    st->run = run;
+    st->io.run = run;
     st->v6 = run->addr.ss_family == AF_INET6;
     int rc = route_lookup(&run->addr, &st->route);
     if (rc < 0) {
         free(st);
         return rc;
     }
-    st->fd = socket(run->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (st->fd < 0) {
+    int fd = socket(run->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
         rc = -errno;
         free(st);
         return rc;
     }
     int on = 1, probe = st->v6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
     if (st->v6) {
-        setsockopt(st->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
-        setsockopt(st->fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
     } else {
-        setsockopt(st->fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
-        setsockopt(st->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+        setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
+        setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
     }
     st->size = st->route.if_mtu > MTU_MAX ? MTU_MAX : st->route.if_mtu;
     st->tries_left = (unsigned)((const struct mtu_opts *)(const void *)run->check->opts)->tries;
     st->phase = MTU_FOLLOW;
-    uv_poll_init_socket(run->loop, &st->poll, st->fd);
-    uv_timer_init(run->loop, &st->timer);
-    st->poll.data = st->timer.data = st;
-    st->handles_open = 2;
-    /* UV_PRIORITIZED: libuv would stop a plain readable poll on POLLERR,
-     * which is exactly how an error-queue entry is signalled. */
-    uv_poll_start(&st->poll, UV_READABLE | UV_PRIORITIZED, mtu__on_poll);
-    run->priv = st;
+    probe_io_start(&st->io, run, st, fd, mtu__on_poll);
     mtu__next(st);
     return 0;
 }
@@ -342,11 +312,8 @@ static int mtu_start(struct probe_run *run)
 static void mtu_cancel(struct probe_run *run)
 {
     struct mtu_state *st = run->priv;
-    if (!st)
-        return;
-    st->run = NULL;
-    run->priv = NULL;
-    mtu__end(st);
+    if (st)
+        probe_io_cancel(&st->io);
 }
 
 const struct probe_ops probe_mtu_ops = {

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "faultcode.h"
@@ -85,6 +87,63 @@ int probe_start(struct probe_run *run)
         probe__stamp(run);
     }
     return rc;
+}
+
+static void probe__io_closed(struct probe_io *io)
+{
+    if (--io->open > 0)
+        return;
+    if (io->fd >= 0)
+        close(io->fd);
+    struct probe_run *run = io->run;
+    free(io->owner); /* io lives inside it */
+    if (run) {
+        run->priv = NULL;
+        probe_done(run);
+    }
+}
+
+static void probe__io_poll_closed(uv_handle_t *h)
+{
+    probe__io_closed((struct probe_io *)(void *)((char *)h - offsetof(struct probe_io, poll)));
+}
+
+static void probe__io_timer_closed(uv_handle_t *h)
+{
+    probe__io_closed((struct probe_io *)(void *)((char *)h - offsetof(struct probe_io, timer)));
+}
+
+void probe_io_start(struct probe_io *io, struct probe_run *run, void *owner, int fd,
+                    uv_poll_cb on_poll)
+{
+    io->fd = fd;
+    io->run = run;
+    io->owner = owner;
+    io->open = 2;
+    uv_poll_init_socket(run->loop, &io->poll, fd);
+    uv_timer_init(run->loop, &io->timer);
+    io->poll.data = io->timer.data = owner;
+    uv_poll_start(&io->poll, UV_READABLE | UV_PRIORITIZED, on_poll);
+    run->priv = owner;
+}
+
+void probe_io_end(struct probe_io *io)
+{
+    if (io->ending)
+        return;
+    io->ending = 1;
+    uv_timer_stop(&io->timer);
+    uv_poll_stop(&io->poll);
+    uv_close((uv_handle_t *)&io->poll, probe__io_poll_closed);
+    uv_close((uv_handle_t *)&io->timer, probe__io_timer_closed);
+}
+
+void probe_io_cancel(struct probe_io *io)
+{
+    if (io->run)
+        io->run->priv = NULL;
+    io->run = NULL;
+    probe_io_end(io);
 }
 
 void probe_done(struct probe_run *run)

@@ -51,10 +51,8 @@ struct trace_hop {
 };
 
 struct trace_state {
-    struct probe_run *run; /* NULL once cancelled */
-    int fd, v6, handles_open, ending;
-    uv_poll_t poll;
-    uv_timer_t timer;
+    struct probe_io io; /* io.run: NULL once cancelled */
+    int v6;
     unsigned ttl, silent;
     int reached, unreachable;
     struct trace_hop hops[TRACE_MAX_HOPS + 1]; /* by ttl */
@@ -91,38 +89,17 @@ static void trace_target_name(const void *opts, const char *host, char *buf, siz
 
 static const struct trace_opts *trace__opts(const struct trace_state *st)
 {
-    return (const void *)st->run->check->opts;
-}
-
-static void trace__on_closed(uv_handle_t *h)
-{
-    struct trace_state *st = h->data;
-    if (--st->handles_open > 0)
-        return;
-    if (st->fd >= 0)
-        close(st->fd);
-    struct probe_run *run = st->run;
-    free(st);
-    if (run) {
-        run->priv = NULL;
-        probe_done(run);
-    }
+    return (const void *)st->io.run->check->opts;
 }
 
 static void trace__end(struct trace_state *st)
 {
-    if (st->ending)
-        return;
-    st->ending = 1;
-    uv_timer_stop(&st->timer);
-    uv_poll_stop(&st->poll);
-    uv_close((uv_handle_t *)&st->poll, trace__on_closed);
-    uv_close((uv_handle_t *)&st->timer, trace__on_closed);
+    probe_io_end(&st->io);
 }
 
 static void trace__report(struct trace_state *st)
 {
-    struct probe_run *run = st->run;
+    struct probe_run *run = st->io.run;
     Faultline__TraceDetail *d = &run->detail.trace;
     faultline__trace_detail__init(d);
     /* Hops live in the run's text storage: the detail must outlive us. */
@@ -174,7 +151,7 @@ static void trace__hop(struct trace_state *st);
 
 static void trace__hop_done(struct trace_state *st)
 {
-    uv_timer_stop(&st->timer);
+    uv_timer_stop(&st->io.timer);
     const struct trace_opts *o = trace__opts(st);
     struct trace_hop *h = &st->hops[st->ttl];
     st->silent = h->received ? 0 : st->silent + 1;
@@ -198,16 +175,16 @@ static void trace__hop(struct trace_state *st)
     st->ttl++;
     int ttl = (int)st->ttl;
     if (st->v6)
-        setsockopt(st->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+        setsockopt(st->io.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
     else
-        setsockopt(st->fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+        setsockopt(st->io.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
     struct trace_hop *h = &st->hops[st->ttl];
     for (int q = 0; q < o->queries; q++) {
         struct trace_payload p = {TRACE_MAGIC, (uint16_t)st->ttl, (uint16_t)q, time_mono_ns()};
-        if (send(st->fd, &p, sizeof p, 0) >= 0)
+        if (send(st->io.fd, &p, sizeof p, 0) >= 0)
             h->sent++;
     }
-    uv_timer_start(&st->timer, trace__on_timeout, (uint64_t)o->wait_us / 1000, 0);
+    uv_timer_start(&st->io.timer, trace__on_timeout, (uint64_t)o->wait_us / 1000, 0);
 }
 
 static void trace__answer(struct trace_state *st, const struct trace_payload *p,
@@ -246,7 +223,7 @@ static void trace__answer(struct trace_state *st, const struct trace_payload *p,
 static void trace__on_poll(uv_poll_t *handle, int status, int events)
 {
     struct trace_state *st = handle->data;
-    if (st->ending || !st->run)
+    if (st->io.ending || !st->io.run)
         return;
     for (;;) {
         struct trace_payload p;
@@ -255,7 +232,7 @@ static void trace__on_poll(uv_poll_t *handle, int status, int events)
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl,
                             .msg_controllen = sizeof ctrl};
         memset(&p, 0, sizeof p);
-        ssize_t n = recvmsg(st->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+        ssize_t n = recvmsg(st->io.fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
         if (n < 0)
             break;
         uint64_t now = time_mono_ns();
@@ -270,7 +247,7 @@ static void trace__on_poll(uv_poll_t *handle, int status, int events)
     }
     /* A plain datagram back from the target would also mean "reached". */
     uint8_t junk[64];
-    if (recv(st->fd, junk, sizeof junk, MSG_DONTWAIT) >= 0)
+    if (recv(st->io.fd, junk, sizeof junk, MSG_DONTWAIT) >= 0)
         st->reached = 1;
     const struct trace_hop *h = &st->hops[st->ttl];
     if (st->reached || st->unreachable || h->received >= h->sent)
@@ -282,38 +259,32 @@ static int trace_start(struct probe_run *run)
     struct trace_state *st = calloc(1, sizeof *st);
     if (!st)
         return -ENOMEM;
-    st->run = run;
+    st->io.run = run;
     st->v6 = run->addr.ss_family == AF_INET6;
-    st->fd = socket(run->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (st->fd < 0) {
+    int fd = socket(run->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
         int rc = -errno;
         free(st);
         return rc;
     }
     int on = 1;
     if (st->v6)
-        setsockopt(st->fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
     else
-        setsockopt(st->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+        setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
     struct sockaddr_storage dst = run->addr;
     uint16_t port = htons((uint16_t)((const struct trace_opts *)(const void *)run->check->opts)->port);
     if (st->v6)
         ((struct sockaddr_in6 *)&dst)->sin6_port = port;
     else
         ((struct sockaddr_in *)&dst)->sin_port = port;
-    if (connect(st->fd, (struct sockaddr *)&dst, run->addrlen) != 0) {
+    if (connect(fd, (struct sockaddr *)&dst, run->addrlen) != 0) {
         int rc = -errno;
-        close(st->fd);
+        close(fd);
         free(st);
         return rc;
     }
-    uv_poll_init_socket(run->loop, &st->poll, st->fd);
-    uv_timer_init(run->loop, &st->timer);
-    st->poll.data = st->timer.data = st;
-    st->handles_open = 2;
-    /* UV_PRIORITIZED: see probe_mtu.c; the error queue signals POLLERR. */
-    uv_poll_start(&st->poll, UV_READABLE | UV_PRIORITIZED, trace__on_poll);
-    run->priv = st;
+    probe_io_start(&st->io, run, st, fd, trace__on_poll);
     trace__hop(st);
     return 0;
 }
@@ -321,11 +292,8 @@ static int trace_start(struct probe_run *run)
 static void trace_cancel(struct probe_run *run)
 {
     struct trace_state *st = run->priv;
-    if (!st)
-        return;
-    st->run = NULL;
-    run->priv = NULL;
-    trace__end(st);
+    if (st)
+        probe_io_cancel(&st->io);
 }
 
 const struct probe_ops probe_trace_ops = {
