@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert.h"
+#include "correlate.h"
 #include "store.h"
 #include "wire.h"
 
@@ -14,6 +16,9 @@ struct collector_config {
     int sync_normal; /* synchronous=NORMAL: faster, not power-loss safe */
     int64_t stats_interval_us;
     int64_t evaluate_interval_us; /* how often failures are correlated into incidents */
+    struct correlate_config corr; /* thresholds (section "correlation") */
+    struct alert_sink_config *sinks; /* section "alerts" */
+    size_t nsinks;
 };
 
 /* Load FILE into CFG (defaults first).  0, or -1 with every error, one

@@ -14,12 +14,20 @@ void collector_config_defaults(struct collector_config *cfg)
     cfg->database = strdup("/var/lib/faultline/faultline.db");
     cfg->stats_interval_us = 60 * 1000000LL;
     cfg->evaluate_interval_us = 1000000;
+    correlate_config_defaults(&cfg->corr);
 }
 
 void collector_config_free(struct collector_config *cfg)
 {
     free(cfg->listen);
     free(cfg->database);
+    for (size_t i = 0; i < cfg->nsinks; i++) {
+        free(cfg->sinks[i].url);
+        for (char **a = cfg->sinks[i].argv; a && *a; a++)
+            free(*a);
+        free(cfg->sinks[i].argv);
+    }
+    free(cfg->sinks);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -40,6 +48,171 @@ static int config__sync(struct cfg *c, struct fy_node *key, struct fy_node *val,
     return 0;
 }
 
+/* A share: "80%" or 0.8. */
+static int config__share(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                         const void *arg)
+{
+    const char *s = cfg_scalar(c, key, val);
+    if (!s)
+        return -1;
+    char *end;
+    double v = strtod(s, &end);
+    if (end != s && *end == '%' && end[1] == '\0')
+        v /= 100.0;
+    else if (end == s || *end)
+        v = -1;
+    if (!(v > 0.0 && v <= 1.0)) {
+        cfg_error(c, val, "%s: '%.40s' is not a share (like 80%% or 0.8, above 0, at most 1)",
+                  cfg_key_name(key), s);
+        return -1;
+    }
+    *(double *)out = v;
+    return 0;
+}
+
+static const struct cfg_range config_count_range = {1, 1000};
+static const struct cfg_range config_silent_range = {1000000, 86400 * 1000000LL};
+
+static const struct cfg_field config_corr_fields[] = {
+    {"open_after", cfg_parse_int, offsetof(struct correlate_config, open_after),
+     &config_count_range},
+    {"close_after", cfg_parse_int, offsetof(struct correlate_config, close_after),
+     &config_count_range},
+    {"silent_after", cfg_parse_duration, offsetof(struct correlate_config, silent_after_us),
+     &config_silent_range},
+    {"agent_share", config__share, offsetof(struct correlate_config, agent_share), NULL},
+    {"agent_min_targets", cfg_parse_int, offsetof(struct correlate_config, agent_min_targets),
+     &config_count_range},
+    {"target_share", config__share, offsetof(struct correlate_config, target_share), NULL},
+    {"target_min_regions", cfg_parse_int,
+     offsetof(struct correlate_config, target_min_regions), &config_count_range},
+    {"resolver_min_names", cfg_parse_int,
+     offsetof(struct correlate_config, resolver_min_names), &config_count_range},
+    {NULL, NULL, 0, NULL},
+};
+
+static int config__corr(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                        const void *arg)
+{
+    struct collector_config *cfg = out;
+    return cfg_map(c, val, cfg_key_name(key), config_corr_fields, &cfg->corr) ? -1 : 0;
+}
+
+/* ---- alerts ---------------------------------------------------------------- */
+
+static int config__sink_type(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                             const void *arg)
+{
+    static const char *const names[] = {"log", "webhook", "alertmanager", "exec"};
+    const char *s = cfg_scalar(c, key, val);
+    if (!s)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) {
+            *(enum alert_sink_type *)out = (enum alert_sink_type)(i + 1);
+            return 0;
+        }
+    cfg_error(c, val, "type: '%.40s' is not log, webhook, alertmanager or exec", s);
+    return -1;
+}
+
+static int config__sink_level(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                              const void *arg)
+{
+    const char *s = cfg_scalar(c, key, val);
+    if (!s)
+        return -1;
+    if (!strcmp(s, "L1") || !strcmp(s, "L2") || !strcmp(s, "L3"))
+        *(int *)out = s[1] - '0';
+    else if (!strcmp(s, "all"))
+        *(int *)out = 4;
+    else {
+        cfg_error(c, val, "severity: '%.40s' is not L1, L2, L3 or all", s);
+        return -1;
+    }
+    return 0;
+}
+
+static int config__argv(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                        const void *arg)
+{
+    int n = val && fy_node_is_sequence(val) ? fy_node_sequence_item_count(val) : 0;
+    if (n <= 0 || n > 64) {
+        cfg_error(c, val ? val : key, "command: expected a list like [/usr/bin/page, --to, ops] "
+                  "(1 to 64 items)");
+        return -1;
+    }
+    char **argv = calloc((size_t)n + 1, sizeof *argv);
+    if (!argv)
+        return -1;
+    *(char ***)out = argv;
+    void *iter = NULL;
+    struct fy_node *item;
+    int i = 0;
+    while ((item = fy_node_sequence_iterate(val, &iter)) != NULL)
+        if (cfg_parse_string(c, key, item, &argv[i], NULL) == 0)
+            i++;
+    return 0;
+}
+
+static const struct cfg_range config_sink_timeout_range = {100000, 600 * 1000000LL};
+static const struct cfg_range config_resend_range = {1000000, 86400 * 1000000LL};
+
+static const struct cfg_field config_sink_fields[] = {
+    {"type", config__sink_type, offsetof(struct alert_sink_config, type), NULL},
+    {"url", cfg_parse_string, offsetof(struct alert_sink_config, url), NULL},
+    {"command", config__argv, offsetof(struct alert_sink_config, argv), NULL},
+    {"severity", config__sink_level, offsetof(struct alert_sink_config, level), NULL},
+    {"timeout", cfg_parse_duration, offsetof(struct alert_sink_config, timeout_us),
+     &config_sink_timeout_range},
+    {"resend_interval", cfg_parse_duration, offsetof(struct alert_sink_config, resend_us),
+     &config_resend_range},
+    {"give_up_after", cfg_parse_duration, offsetof(struct alert_sink_config, give_up_us),
+     &config_resend_range},
+    {NULL, NULL, 0, NULL},
+};
+
+static void config__sink(struct cfg *c, struct fy_node *node, struct alert_sink_config *s)
+{
+    *s = (struct alert_sink_config){.level = 4, .timeout_us = 10 * 1000000LL,
+                                    .resend_us = 60 * 1000000LL,
+                                    .give_up_us = 3600 * 1000000LL};
+    if (cfg_map(c, node, "alert sink", config_sink_fields, s))
+        return;
+    if (!s->type) {
+        cfg_error(c, node, "alert sink: 'type' is required (log, webhook, alertmanager, exec)");
+        return;
+    }
+    int http = s->type == ALERT_SINK_WEBHOOK || s->type == ALERT_SINK_ALERTMANAGER;
+    if (http && (!s->url || (strncmp(s->url, "http://", 7) && strncmp(s->url, "https://", 8))))
+        cfg_error(c, node, "alert sink: 'url' is required, an http:// or https:// URL");
+    if (!http && s->url)
+        cfg_error(c, node, "alert sink: 'url' is only for webhook and alertmanager");
+    if (s->type == ALERT_SINK_EXEC && !s->argv)
+        cfg_error(c, node, "alert sink: 'command' is required for exec");
+    if (s->type != ALERT_SINK_EXEC && s->argv)
+        cfg_error(c, node, "alert sink: 'command' is only for exec");
+}
+
+static int config__alerts(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                          const void *arg)
+{
+    struct collector_config *cfg = out;
+    int n = val && fy_node_is_sequence(val) ? fy_node_sequence_item_count(val) : -1;
+    if (n < 0 || n > 64) {
+        cfg_error(c, val ? val : key, "alerts: expected a list of at most 64 sinks");
+        return -1;
+    }
+    cfg->sinks = calloc(n ? (size_t)n : 1, sizeof *cfg->sinks);
+    if (!cfg->sinks)
+        return -1;
+    void *iter = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(val, &iter)) != NULL)
+        config__sink(c, item, &cfg->sinks[cfg->nsinks++]);
+    return 0;
+}
+
 static const struct cfg_range config_stats_range = {1000000, 86400 * 1000000LL};
 static const struct cfg_range config_eval_range = {100000, 3600 * 1000000LL};
 
@@ -51,6 +224,8 @@ static const struct cfg_field config_fields[] = {
      &config_stats_range},
     {"evaluate_interval", cfg_parse_duration,
      offsetof(struct collector_config, evaluate_interval_us), &config_eval_range},
+    {"correlation", config__corr, 0, NULL},
+    {"alerts", config__alerts, 0, NULL},
     {NULL, NULL, 0, NULL},
 };
 

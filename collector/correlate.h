@@ -33,14 +33,14 @@ enum corr_verdict {
 const char *correlate_verdict_name(enum corr_verdict v);
 
 struct correlate_config {
-    int open_after;             /* consecutive failures that make a pair failing (3) */
-    int close_after;            /* consecutive successes that make it healthy (2) */
+    int64_t open_after;         /* consecutive failures that make a pair failing (3) */
+    int64_t close_after;        /* consecutive successes that make it healthy (2) */
     int64_t silent_after_us;    /* no result or heartbeat for this long: silent (15 s) */
     double agent_share;         /* AGENT: share of its targets failing (0.8) */
-    int agent_min_targets;      /* AGENT: with at least this many targets (2) */
+    int64_t agent_min_targets;  /* AGENT: with at least this many targets (2) */
     double target_share;        /* TARGET: share of its agents failing (0.5) */
-    int target_min_regions;     /* TARGET: failing agents in at least this many regions (2) */
-    int resolver_min_names;     /* DNS_RESOLVER: names failing through one server (2) */
+    int64_t target_min_regions; /* TARGET: failing agents in at least this many regions (2) */
+    int64_t resolver_min_names; /* DNS_RESOLVER: names failing through one server (2) */
 };
 
 void correlate_config_defaults(struct correlate_config *cfg);

@@ -10,14 +10,88 @@ struct open_incident {
     int64_t id, start_us;
     char verdict[32], component[CORR_NAME];
     char *agents, *targets; /* as stored, to notice a change */
+    char explanation[384];
+    uint16_t fault;
     int seen;
+};
+
+/* What changed, kept until the caller has committed it. */
+struct incident_event {
+    enum alert_event ev;
+    struct alert_incident in; /* its strings point into own[] */
+    char *own[5];
 };
 
 struct incidents {
     struct store *st;
     struct open_incident *open;
     size_t nopen, cap;
+    struct incident_event *events;
+    size_t nevents, capevents;
 };
+
+static void incidents__snapshot(const struct open_incident *o, struct alert_incident *out,
+                                int64_t end_us)
+{
+    *out = (struct alert_incident){
+        .id = o->id, .verdict = o->verdict, .component = o->component,
+        .explanation = o->explanation, .agents_json = o->agents, .targets_json = o->targets,
+        .fault = o->fault, .start_us = o->start_us, .end_us = end_us,
+    };
+}
+
+static void incidents__event(struct incidents *inc, enum alert_event ev,
+                             const struct open_incident *o, int64_t end_us)
+{
+    if (inc->nevents == inc->capevents) {
+        size_t n = inc->capevents ? inc->capevents * 2 : 16;
+        struct incident_event *e = realloc(inc->events, n * sizeof *e);
+        if (!e)
+            return;
+        inc->events = e;
+        inc->capevents = n;
+    }
+    struct incident_event *e = &inc->events[inc->nevents];
+    struct alert_incident snap;
+    incidents__snapshot(o, &snap, end_us);
+    e->ev = ev;
+    e->in = snap;
+    e->in.verdict = e->own[0] = strdup(o->verdict);
+    e->in.component = e->own[1] = strdup(o->component);
+    e->in.explanation = e->own[2] = strdup(o->explanation);
+    e->in.agents_json = e->own[3] = strdup(o->agents ? o->agents : "[]");
+    e->in.targets_json = e->own[4] = strdup(o->targets ? o->targets : "[]");
+    if (!e->own[0] || !e->own[1] || !e->own[2] || !e->own[3] || !e->own[4]) {
+        for (int i = 0; i < 5; i++)
+            free(e->own[i]);
+        return;
+    }
+    inc->nevents++;
+}
+
+static void incidents__drop_events(struct incidents *inc)
+{
+    for (size_t i = 0; i < inc->nevents; i++)
+        for (int k = 0; k < 5; k++)
+            free(inc->events[i].own[k]);
+    inc->nevents = 0;
+}
+
+void incidents_flush_events(struct incidents *inc, incidents_event_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < inc->nevents && fn; i++)
+        fn(ctx, inc->events[i].ev, &inc->events[i].in);
+    incidents__drop_events(inc);
+}
+
+void incidents_foreach_open(struct incidents *inc, incidents_event_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < inc->nopen; i++) {
+        struct alert_incident snap;
+        incidents__snapshot(&inc->open[i], &snap, 0);
+        fn(ctx, ALERT_OPEN, &snap);
+    }
+}
 
 static int incidents__load(void *ctx, const struct store_incident *in)
 {
@@ -38,6 +112,8 @@ static int incidents__load(void *ctx, const struct store_incident *in)
     snprintf(o->component, sizeof o->component, "%s", in->component);
     o->agents = strdup(in->agents_json);
     o->targets = strdup(in->targets_json);
+    snprintf(o->explanation, sizeof o->explanation, "%s", in->explanation ? in->explanation : "");
+    o->fault = (uint16_t)in->fault_code;
     return 0;
 }
 
@@ -67,6 +143,8 @@ void incidents_free(struct incidents **pinc)
         return;
     for (size_t i = 0; i < (*pinc)->nopen; i++)
         incidents__drop(&(*pinc)->open[i]);
+    incidents__drop_events(*pinc);
+    free((*pinc)->events);
     free((*pinc)->open);
     free(*pinc);
     *pinc = NULL;
@@ -126,12 +204,19 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
             /* Grown: keep the larger set and the explanation of the moment it grew. */
             if (strcmp(o->agents, agents) || strcmp(o->targets, targets)) {
                 in.id = o->id;
+                /* The fault stays the most severe seen while open. */
+                if (alert_level(o->fault) <= alert_level(d[k].fault))
+                    in.fault_code = o->fault;
+                o->fault = (uint16_t)in.fault_code;
                 rc = store_incident_update(inc->st, &in);
                 free(o->agents);
                 free(o->targets);
                 o->agents = agents;
                 o->targets = targets;
                 agents = targets = NULL;
+                snprintf(o->explanation, sizeof o->explanation, "%s", d[k].explanation);
+                if (rc == 0)
+                    incidents__event(inc, ALERT_UPDATE, o, 0);
             }
         } else {
             int64_t id;
@@ -141,6 +226,7 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
                 row.id = id;
                 if (incidents__load(inc, &row) == 0) {
                     inc->open[inc->nopen - 1].seen = 1;
+                    incidents__event(inc, ALERT_OPEN, &inc->open[inc->nopen - 1], 0);
                     o_count++;
                     log_warn("incident %lld opened: %s %s: %s", (long long)id, verdict,
                              d[k].component, d[k].explanation);
@@ -163,6 +249,7 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
         log_info("incident %lld closed: %s %s after %lld s", (long long)o->id, o->verdict,
                  o->component, (long long)((now_us - o->start_us) / 1000000));
         c_count++;
+        incidents__event(inc, ALERT_RESOLVE, o, now_us);
         incidents__drop(o);
         inc->open[i] = inc->open[--inc->nopen];
     }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert.h"
 #include "correlate.h"
 #include "store.h"
 
@@ -23,5 +24,15 @@ void incidents_free(struct incidents **inc);
  * what changed go to OPENED/CLOSED (may be NULL).  0 or -1 (store error). */
 int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
                     int64_t now_us, size_t *opened, size_t *closed);
+
+/* What incidents_apply() changed, in order: call once the transaction
+ * is committed (the events are then forgotten).  FN may be NULL to drop
+ * them. */
+typedef void (*incidents_event_fn)(void *ctx, enum alert_event ev,
+                                   const struct alert_incident *in);
+void incidents_flush_events(struct incidents *inc, incidents_event_fn fn, void *ctx);
+
+/* Every incident open now. */
+void incidents_foreach_open(struct incidents *inc, incidents_event_fn fn, void *ctx);
 
 #endif

@@ -1,5 +1,6 @@
 /* faultline-collector: receives results from agents over ZeroMQ, stores
  * them (SQLite), and acknowledges what is committed. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "alert.h"
 #include "collector.h"
 #include "correlate.h"
 #include "incident.h"
@@ -31,24 +33,25 @@ static void usage(FILE *f)
             "                           [--log.level LEVEL] [--log.format logfmt|json]\n"
             "                           [--version] [--help]\n"
             "\n"
-            "  --config.file FILE   YAML configuration (keys: listen, database,\n"
-            "                       synchronous, stats_interval)\n"
+            "  --config.file FILE   YAML configuration (docs/configuration.md)\n"
             "  --config.check       validate the configuration, print \"configuration OK\"\n"
             "  --listen ENDPOINT    where agents connect (default tcp://*:5555)\n"
             "  --database FILE      SQLite file (default /var/lib/faultline/faultline.db)\n");
 }
 
-static void collector_log_stats(const struct ingest_counters *c)
+static void collector_log_stats(const struct ingest_counters *c, const struct alert_counters *a)
 {
     uint64_t rejected = 0;
     for (int i = 1; i < WIRE_NSTATUS; i++)
         rejected += c->rejected[i];
     log_info("stats: messages=%llu stored=%llu duplicate=%llu batches=%llu gaps=%llu "
-             "rejected=%llu commit_failures=%llu",
+             "rejected=%llu commit_failures=%llu alerts_delivered=%llu alerts_failed=%llu "
+             "alerts_dropped=%llu",
              (unsigned long long)c->messages, (unsigned long long)c->results_stored,
              (unsigned long long)c->results_duplicate, (unsigned long long)c->batches,
              (unsigned long long)c->gaps, (unsigned long long)rejected,
-             (unsigned long long)c->commit_failures);
+             (unsigned long long)c->commit_failures, (unsigned long long)a->delivered,
+             (unsigned long long)a->failed_attempts, (unsigned long long)a->dropped);
 }
 
 /* Agents known from before a restart: so one that never comes back is seen
@@ -71,8 +74,19 @@ static int collector_seed(void *ctx, const struct store_agent_row *row)
 /* Correlate what is failing and bring the incidents up to date, in one
  * transaction.  A store failure leaves the incidents as the database has
  * them (they are reloaded). */
+static void collector_alert(void *ctx, enum alert_event ev, const struct alert_incident *in)
+{
+    alerter_event(ctx, ev, in, time_now_us());
+}
+
+static void collector_adopt(void *ctx, enum alert_event ev, const struct alert_incident *in)
+{
+    (void)ev;
+    alerter_adopt(ctx, in);
+}
+
 static void collector_evaluate(struct store *st, struct correlate *corr,
-                               struct incidents **inc)
+                               struct incidents **inc, struct alerter *alerts)
 {
     static struct corr_diagnosis diag[64];
     size_t n = correlate_evaluate(corr, time_now_us(), diag, 64);
@@ -83,7 +97,10 @@ static void collector_evaluate(struct store *st, struct correlate *corr,
         log_error("cannot record incidents: %s", store_errmsg(st));
         incidents_free(inc);
         *inc = incidents_new(st);
+        return;
     }
+    /* Committed: now the world may hear of it. */
+    incidents_flush_events(*inc, collector_alert, alerts);
 }
 
 int main(int argc, char **argv)
@@ -153,11 +170,13 @@ int main(int argc, char **argv)
     }
 
     int rc = 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     void *zctx = zmq_ctx_new();
     void *sock = NULL;
     struct ingest *in = NULL;
     struct correlate *corr = NULL;
     struct incidents *inc = NULL;
+    struct alerter *alerts = NULL;
     struct store_opts so = {.path = cfg.database, .sync_normal = cfg.sync_normal};
     struct store *st = store_open(&so, err, sizeof err);
     if (!st) {
@@ -169,7 +188,7 @@ int main(int argc, char **argv)
         log_error("cannot listen: %s", err);
         goto out;
     }
-    corr = correlate_new(NULL);
+    corr = correlate_new(&cfg.corr);
     if (!corr)
         goto out;
     store_query_agents(st, collector_seed, corr);
@@ -179,8 +198,10 @@ int main(int argc, char **argv)
         goto out;
     }
     in = ingest_new(sock, st, corr);
-    if (!in)
+    alerts = alerter_new(cfg.sinks, cfg.nsinks);
+    if (!in || !alerts)
         goto out;
+    incidents_foreach_open(inc, collector_adopt, alerts);
 
     struct sigaction sa = {.sa_handler = collector_on_signal};
     sigaction(SIGINT, &sa, NULL);
@@ -193,35 +214,43 @@ int main(int argc, char **argv)
     uint64_t next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
     int backoff_ms = 0;
     while (!collector_stop) {
-        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+        zmq_pollitem_t items[1 + 16] = {{.socket = sock, .events = ZMQ_POLLIN}};
+        size_t nalert = alerter_pollitems(alerts, items + 1, 16);
         /* After a store failure (disk full, lock) wait before taking more
          * messages: they would fail the same way.  Agents keep them. */
         if (backoff_ms)
-            zmq_poll(NULL, 0, backoff_ms);
-        int n = zmq_poll(&item, 1, (long)(cfg.evaluate_interval_us / 1000));
+            zmq_poll(items + 1, (int)nalert, backoff_ms);
+        uint64_t now_ns = time_mono_ns();
+        long wait_ms = next_eval > now_ns ? (long)((next_eval - now_ns) / 1000000) + 1 : 0;
+        long alert_ms = alerter_timeout_ms(alerts, time_now_us());
+        if (alert_ms >= 0 && alert_ms < wait_ms)
+            wait_ms = alert_ms;
+        int n = zmq_poll(items, (int)(1 + nalert), wait_ms);
         if (n < 0 && errno != EINTR) {
             log_error("zmq_poll: %s", zmq_strerror(errno));
             break;
         }
-        if (n > 0 && (item.revents & ZMQ_POLLIN)) {
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
             if (ingest_drain(in, 512) < 0)
                 backoff_ms = backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2) : 50;
             else
                 backoff_ms = 0;
         }
         if (time_mono_ns() >= next_eval && inc) {
-            collector_evaluate(st, corr, &inc);
+            collector_evaluate(st, corr, &inc, alerts);
             next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
         }
+        alerter_run(alerts, items + 1, n > 0 ? nalert : 0, time_now_us());
         if (time_mono_ns() >= next_stats) {
-            collector_log_stats(ingest_counters(in));
+            collector_log_stats(ingest_counters(in), alerter_counters(alerts));
             next_stats = time_mono_ns() + (uint64_t)cfg.stats_interval_us * 1000;
         }
     }
-    collector_log_stats(ingest_counters(in));
+    collector_log_stats(ingest_counters(in), alerter_counters(alerts));
     log_info("faultline-collector stopping (signal %d)", (int)collector_stop);
     rc = 0;
 out:
+    alerter_destroy(&alerts);
     ingest_destroy(&in);
     incidents_free(&inc);
     correlate_free(&corr);
@@ -229,5 +258,6 @@ out:
     store_close(&st);
     zmq_ctx_term(zctx);
     collector_config_free(&cfg);
+    curl_global_cleanup();
     return rc;
 }

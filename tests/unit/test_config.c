@@ -194,6 +194,48 @@ static void collector_config(void **state)
     test_rmdir(dir);
 }
 
+static void collector_alerts_and_thresholds(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[256], err[2048];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    struct collector_config cfg;
+    test_write(path, "correlation:\n  open_after: 4\n  target_share: 60%\n  agent_share: 0.9\n"
+                     "alerts:\n  - type: alertmanager\n    url: http://127.0.0.1:9093\n"
+                     "    severity: L2\n    resend_interval: 30s\n"
+                     "  - type: exec\n    command: [/usr/bin/logger, -t, faultline]\n"
+                     "  - type: log\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.corr.open_after, 4);
+    assert_int_equal(cfg.corr.close_after, 2);
+    assert_true(cfg.corr.target_share > 0.59 && cfg.corr.target_share < 0.61);
+    assert_true(cfg.corr.agent_share > 0.89 && cfg.corr.agent_share < 0.91);
+    assert_int_equal(cfg.nsinks, 3);
+    assert_int_equal(cfg.sinks[0].type, ALERT_SINK_ALERTMANAGER);
+    assert_int_equal(cfg.sinks[0].level, 2);
+    assert_int_equal(cfg.sinks[0].resend_us, 30000000);
+    assert_string_equal(cfg.sinks[1].argv[2], "faultline");
+    assert_null(cfg.sinks[1].argv[3]);
+    assert_int_equal(cfg.sinks[2].level, 4);
+    collector_config_free(&cfg);
+    test_write(path, "correlation:\n  target_share: 150%\n  open_after: 0\n"
+                     "alerts:\n  - type: pager\n  - type: webhook\n  - type: exec\n"
+                     "  - type: log\n    severity: L9\n    url: http://x\n"
+                     "  - type: webhook\n    url: ftp://x\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "c.yaml:2:17: target_share: '150%' is not a share"));
+    assert_non_null(strstr(err, "c.yaml:3:15: open_after: 0 is out of range (1 to 1000)"));
+    assert_non_null(strstr(err, "c.yaml:5:11: type: 'pager' is not log, webhook"));
+    assert_non_null(strstr(err, "c.yaml:6:5: alert sink: 'url' is required"));
+    assert_non_null(strstr(err, "c.yaml:7:5: alert sink: 'command' is required for exec"));
+    assert_non_null(strstr(err, "c.yaml:9:15: severity: 'L9' is not L1, L2, L3 or all"));
+    assert_non_null(strstr(err, "c.yaml:11:5: alert sink: 'url' is required, an http://"));
+    collector_config_free(&cfg);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +251,7 @@ int main(void)
         cmocka_unit_test(huge_value_is_refused),
         cmocka_unit_test(file_problems_are_named),
         cmocka_unit_test(collector_config),
+        cmocka_unit_test(collector_alerts_and_thresholds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
