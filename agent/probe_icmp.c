@@ -30,6 +30,8 @@ struct icmp_opts {
     int64_t count;
     int64_t spacing_us;
     int64_t size; /* payload bytes */
+    int64_t max_loss;   /* percent of requests that may go unanswered (5) */
+    int64_t max_rtt_us; /* average round trip above this fails; 0: no limit */
 };
 
 struct icmp_state {
@@ -47,16 +49,21 @@ static void icmp_defaults(void *opts)
     o->count = 5;
     o->spacing_us = 200000;
     o->size = 56;
+    o->max_loss = 5;
 }
 
 static const struct cfg_range icmp_count_range = {1, ICMP_MAX_COUNT};
 static const struct cfg_range icmp_spacing_range = {1000, 10 * 1000000LL};
 static const struct cfg_range icmp_size_range = {16, 1472};
+static const struct cfg_range icmp_loss_range = {0, 99};
+static const struct cfg_range icmp_rtt_range = {0, 60 * 1000000LL};
 
 static const struct cfg_field icmp_fields[] = {
     {"count", cfg_parse_int, offsetof(struct icmp_opts, count), &icmp_count_range},
     {"spacing", cfg_parse_duration, offsetof(struct icmp_opts, spacing_us), &icmp_spacing_range},
     {"size", cfg_parse_int, offsetof(struct icmp_opts, size), &icmp_size_range},
+    {"max_loss", cfg_parse_int, offsetof(struct icmp_opts, max_loss), &icmp_loss_range},
+    {"max_rtt", cfg_parse_duration, offsetof(struct icmp_opts, max_rtt_us), &icmp_rtt_range},
     {NULL, NULL, 0, NULL},
 };
 
@@ -299,9 +306,16 @@ static void icmp__finish(struct icmp_state *s)
     }
     run->result.detail_case = FAULTLINE__RESULT__DETAIL_ICMP;
     run->result.icmp = d;
-    if (s->received == s->sent)
-        probe_set(run, FAULTLINE__STATUS__STATUS_OK, FL_FAULT_NONE, NULL);
-    else if (s->received == 0 && s->unreachable)
+    const struct icmp_opts *o = (const void *)run->check->opts;
+    unsigned lost = s->sent - s->received;
+    if (s->received && lost * 100 <= (unsigned)o->max_loss * s->sent) {
+        if (o->max_rtt_us && d->rtt_avg_us > o->max_rtt_us)
+            probe_set(run, FAULTLINE__STATUS__STATUS_FAIL, FL_FAULT_ICMP_HIGH_RTT,
+                      "average rtt %.3f ms above the limit of %.3f ms", d->rtt_avg_us / 1000.0,
+                      (double)o->max_rtt_us / 1000.0);
+        else
+            probe_set(run, FAULTLINE__STATUS__STATUS_OK, FL_FAULT_NONE, NULL);
+    } else if (s->received == 0 && s->unreachable)
         probe_set(run, FAULTLINE__STATUS__STATUS_FAIL, FL_FAULT_ICMP_UNREACHABLE,
                   "destination unreachable (%u of %u)", s->unreachable, s->sent);
     else if (s->received == 0)
@@ -309,7 +323,7 @@ static void icmp__finish(struct icmp_state *s)
                   "no reply to %u echo requests", s->sent);
     else
         probe_set(run, FAULTLINE__STATUS__STATUS_FAIL, FL_FAULT_ICMP_LOSS,
-                  "%u of %u echo requests lost", s->sent - s->received, s->sent);
+                  "%u of %u echo requests lost", lost, s->sent);
     probe_io_end(&s->io);
 }
 

@@ -17,6 +17,7 @@
 #include "timeutil.h"
 
 #define SCHED_MAX_ADDRS 8
+#define SCHED_STALE_US (3600 * 1000000LL) /* addresses kept through a resolver outage */
 
 struct sched_job {
     struct sched *sched;
@@ -37,6 +38,10 @@ struct sched_job {
     /* the last status seen per address, to notice "healthy -> failing" */
     char last_addr[SCHED_MAX_ADDRS][64];
     int last_status[SCHED_MAX_ADDRS];
+    /* the addresses of the last resolution that worked, and when */
+    struct sockaddr_storage stale[SCHED_MAX_ADDRS];
+    size_t nstale;
+    int64_t resolved_us;
 };
 
 /* A traceroute or capture window started because a target turned from
@@ -314,6 +319,41 @@ static void sched__maybe_free(struct sched *s)
 
 static void sched__start_runs(struct sched_job *j, struct addrinfo *res);
 
+static void sched__remember(struct sched_job *j, const struct addrinfo *res)
+{
+    j->nstale = 0;
+    for (const struct addrinfo *ai = res; ai && j->nstale < SCHED_MAX_ADDRS; ai = ai->ai_next)
+        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+            ai->ai_addrlen <= sizeof j->stale[0])
+            memcpy(&j->stale[j->nstale++], ai->ai_addr, ai->ai_addrlen);
+    j->resolved_us = time_now_us();
+}
+
+/* The resolver failed without saying the name does not exist (timeout,
+ * server down, SERVFAIL): probe the addresses it gave last time, for up to
+ * SCHED_STALE_US (as RFC 8767 lets resolvers serve stale data).  A DNS
+ * outage is the DNS checks' to report; it should not also make every other
+ * check of the fleet fail and hide what the network is doing. */
+static int sched__serve_stale(struct sched_job *j, int status)
+{
+    if (status == UV_EAI_NONAME || status == UV_EAI_NODATA || !j->nstale ||
+        time_now_us() - j->resolved_us > SCHED_STALE_US)
+        return 0;
+    struct addrinfo ai[SCHED_MAX_ADDRS];
+    for (size_t i = 0; i < j->nstale; i++) {
+        memset(&ai[i], 0, sizeof ai[i]);
+        ai[i].ai_family = j->stale[i].ss_family;
+        ai[i].ai_addr = (struct sockaddr *)&j->stale[i];
+        ai[i].ai_addrlen = j->stale[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                             : sizeof(struct sockaddr_in);
+        ai[i].ai_next = i + 1 < j->nstale ? &ai[i + 1] : NULL;
+    }
+    log_debug("cannot resolve %s (%s): probing the addresses it had %lld s ago", j->host,
+              uv_strerror(status), (long long)((time_now_us() - j->resolved_us) / 1000000));
+    sched__start_runs(j, ai);
+    return 1;
+}
+
 static void sched__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct sched_job *j = req->data;
@@ -327,9 +367,11 @@ static void sched__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
         return;
     }
     if (status < 0) {
-        sched__resolve_failed(j, status);
+        if (!sched__serve_stale(j, status))
+            sched__resolve_failed(j, status);
         return;
     }
+    sched__remember(j, res);
     sched__start_runs(j, res);
     uv_freeaddrinfo(res);
 }

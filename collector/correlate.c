@@ -46,9 +46,9 @@ struct correlate {
 
 const char *correlate_verdict_name(enum corr_verdict v)
 {
-    static const char *const names[] = {"?",    "AGENT", "MTU_BLACKHOLE", "DNS_RESOLVER",
-                                        "DNS_ZONE", "PATH", "TARGET"};
-    return v >= CORR_AGENT && v <= CORR_TARGET ? names[v] : "?";
+    static const char *const names[] = {"?",        "AGENT", "MTU_BLACKHOLE", "DNS_RESOLVER",
+                                        "DNS_ZONE", "PATH",  "TARGET",        "REGION"};
+    return v >= CORR_AGENT && v <= CORR_REGION ? names[v] : "?";
 }
 
 void correlate_config_defaults(struct correlate_config *cfg)
@@ -335,12 +335,17 @@ static int corr__reached_by_other(const struct correlate *c, const struct corr_p
     return 0;
 }
 
-static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
-                         size_t max)
+static int corr__silent(const struct correlate *c, size_t a, int64_t now)
+{
+    return now - c->agents[a].last_seen > c->cfg.silent_after_us;
+}
+
+static void corr__silent_agents(struct correlate *c, int64_t now, struct corr_diagnosis *out,
+                                size_t *n, size_t max)
 {
     for (size_t a = 0; a < c->nagents; a++) {
         const struct corr_agent *ag = &c->agents[a];
-        if (now - ag->last_seen > c->cfg.silent_after_us) {
+        if (corr__silent(c, a, now)) {
             struct corr_diagnosis *d = corr__new(out, n, max, CORR_AGENT, ag->name);
             if (!d)
                 return;
@@ -355,8 +360,17 @@ static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis
             d->fault = FL_FAULT_AGENT_SILENT;
             snprintf(d->explanation, sizeof d->explanation, "%s has been silent for %lld s",
                      ag->name, (long long)((now - ag->last_seen) / 1000000));
-            continue;
         }
+    }
+}
+
+static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
+                         size_t max)
+{
+    for (size_t a = 0; a < c->nagents; a++) {
+        const struct corr_agent *ag = &c->agents[a];
+        if (corr__silent(c, a, now))
+            continue;
         /* Its pairs, those failing, and those others reach. */
         size_t targets = 0, failing = 0, reached = 0;
         for (size_t i = 0; i < c->npairs; i++) {
@@ -364,7 +378,7 @@ static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis
             if (p->agent != a)
                 continue;
             targets++;
-            if (p->failing) {
+            if (p->failing && !p->explained) { /* a region's trouble is not the agent's */
                 failing++;
                 reached += corr__reached_by_other(c, p);
             }
@@ -382,6 +396,84 @@ static void corr__agents(struct correlate *c, int64_t now, struct corr_diagnosis
         snprintf(d->explanation, sizeof d->explanation,
                  "%s fails toward %zu of its %zu targets; other agents reach %zu of those",
                  ag->name, failing, targets, reached);
+    }
+}
+
+/* Does P cross region R's edge: from an agent of R toward a target
+ * elsewhere, or from elsewhere toward a target in R? */
+static int corr__crosses(const struct correlate *c, const struct corr_pair *p, const char *r)
+{
+    int from_r = !strcmp(c->agents[p->agent].region, r), to_r = !strcmp(p->target_region, r);
+    return from_r != to_r;
+}
+
+/* Region R cut off (or lossy, or slow) as a whole: every live agent of R
+ * fails toward at least half of what it probes outside R, every other
+ * region fails toward R, and outside R things work.  One place explains
+ * it: R's uplink. */
+static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosis *out,
+                          size_t *n, size_t max)
+{
+    for (size_t a0 = 0; a0 < c->nagents; a0++) {
+        const char *r = c->agents[a0].region;
+        int first = 1;
+        for (size_t b = 0; b < a0 && first; b++)
+            first = strcmp(c->agents[b].region, r) != 0;
+        if (!r[0] || !first)
+            continue;
+        size_t live = 0, bad = 0;
+        for (size_t a = 0; a < c->nagents; a++) {
+            if (strcmp(c->agents[a].region, r) || corr__silent(c, a, now))
+                continue;
+            size_t total = 0, failing = 0;
+            for (size_t i = 0; i < c->npairs; i++) {
+                const struct corr_pair *p = c->pairs[i];
+                if (p->agent != a || !strcmp(p->target_region, r))
+                    continue;
+                total++;
+                failing += p->failing && !p->explained;
+            }
+            live++;
+            bad += total && failing * 2 >= total;
+        }
+        if (live < 2 || bad < live)
+            continue;
+        /* Every other region fails toward R; something outside R works. */
+        char others[CORR_MAX_NAMES][CORR_NAME];
+        size_t nothers = 0, toward = 0;
+        int healthy_outside = 0;
+        for (size_t a = 0; a < c->nagents; a++)
+            if (c->agents[a].region[0] && strcmp(c->agents[a].region, r) &&
+                !corr__silent(c, a, now))
+                corr__add_name(others, &nothers, c->agents[a].region);
+        for (size_t k = 0; k < nothers; k++) {
+            int found = 0;
+            for (size_t i = 0; i < c->npairs && !found; i++) {
+                const struct corr_pair *p = c->pairs[i];
+                found = p->failing && !p->explained && !strcmp(p->target_region, r) &&
+                        !strcmp(c->agents[p->agent].region, others[k]);
+            }
+            toward += (size_t)found;
+        }
+        for (size_t i = 0; i < c->npairs && !healthy_outside; i++) {
+            const struct corr_pair *p = c->pairs[i];
+            healthy_outside = !p->failing && strcmp(c->agents[p->agent].region, r) &&
+                              strcmp(p->target_region, r);
+        }
+        if (!nothers || toward < nothers || !healthy_outside)
+            continue;
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_REGION, r);
+        if (!d)
+            return;
+        for (size_t i = 0; i < c->npairs; i++) {
+            struct corr_pair *p = c->pairs[i];
+            if (p->failing && !p->explained && corr__crosses(c, p, r))
+                corr__explain(c, d, p);
+        }
+        snprintf(d->explanation, sizeof d->explanation,
+                 "%s's uplink: its %zu agents fail toward most of what lies outside it and %zu "
+                 "other region%s fail toward it (%zu pairs); the rest of the fleet works",
+                 r, live, nothers, nothers > 1 ? "s" : "", d->npairs);
     }
 }
 
@@ -405,66 +497,139 @@ static void corr__mtu(struct correlate *c, struct corr_diagnosis *out, size_t *n
     }
 }
 
+/* Agents and regions behind the pairs matching FN(pair, arg), failing
+ * (unexplained) ones or all. */
+struct corr_spread {
+    char agents[CORR_MAX_NAMES][CORR_NAME], regions[CORR_MAX_NAMES][CORR_NAME];
+    size_t nagents, nregions;
+};
+
+static void corr__spread(const struct correlate *c, int failing,
+                         int (*fn)(const struct corr_pair *, const void *), const void *arg,
+                         struct corr_spread *sp)
+{
+    sp->nagents = sp->nregions = 0;
+    for (size_t i = 0; i < c->npairs; i++) {
+        const struct corr_pair *p = c->pairs[i];
+        if (failing && (p->explained || !p->failing))
+            continue;
+        if (!fn(p, arg))
+            continue;
+        corr__add_name(sp->agents, &sp->nagents, c->agents[p->agent].name);
+        corr__add_name(sp->regions, &sp->nregions, c->agents[p->agent].region);
+    }
+}
+
+/* Failing from enough of those who look: at least half of the agents, and
+ * from target_min_regions regions when they span that many.  One agent's
+ * (or one region's) trouble is not the server's. */
+static int corr__widespread(const struct correlate *c,
+                            int (*fn)(const struct corr_pair *, const void *), const void *arg)
+{
+    struct corr_spread all, bad;
+    corr__spread(c, 0, fn, arg, &all);
+    corr__spread(c, 1, fn, arg, &bad);
+    size_t need_regions = all.nregions < (size_t)c->cfg.target_min_regions
+                              ? all.nregions
+                              : (size_t)c->cfg.target_min_regions;
+    return bad.nagents && (double)bad.nagents >= c->cfg.target_share * (double)all.nagents &&
+           bad.nregions >= need_regions;
+}
+
+static int corr__dns_server_is(const struct corr_pair *p, const void *server)
+{
+    return p->probe == CORR_PROBE_DNS && !strcmp(p->address, server);
+}
+
+static int corr__dns_name_is(const struct corr_pair *p, const void *name)
+{
+    return p->probe == CORR_PROBE_DNS && !strcmp(p->target, name);
+}
+
+/* "web.lab.test/A" -> its zone, "lab.test" (the name itself at the top). */
+static void corr__zone_of(const char *target, char *out, size_t len)
+{
+    size_t n = strcspn(target, "/");
+    const char *dot = memchr(target, '.', n);
+    if (dot && memchr(dot + 1, '.', n - (size_t)(dot + 1 - target)))
+        snprintf(out, len, "%.*s", (int)(n - (size_t)(dot + 1 - target)), dot + 1);
+    else
+        snprintf(out, len, "%.*s", (int)n, target);
+}
+
 static void corr__dns(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
 {
-    /* One server failing for several names: the resolver. */
+    /* One server failing for most of the names it is asked, seen widely:
+     * the resolver.  Anything else failing toward its address is it too. */
     for (size_t i = 0; i < c->npairs; i++) {
         struct corr_pair *p = c->pairs[i];
         if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS)
             continue;
-        char names[CORR_MAX_NAMES][CORR_NAME];
-        size_t nnames = 0;
-        for (size_t k = i; k < c->npairs; k++) {
+        char names[CORR_MAX_NAMES][CORR_NAME], asked[CORR_MAX_NAMES][CORR_NAME];
+        size_t nnames = 0, nasked = 0;
+        for (size_t k = 0; k < c->npairs; k++) {
             const struct corr_pair *q = c->pairs[k];
-            if (!q->explained && q->failing && q->probe == CORR_PROBE_DNS &&
-                !strcmp(q->address, p->address))
+            if (q->probe != CORR_PROBE_DNS || strcmp(q->address, p->address))
+                continue;
+            corr__add_name(asked, &nasked, q->target);
+            if (!q->explained && q->failing)
                 corr__add_name(names, &nnames, q->target);
         }
-        if (nnames < (size_t)c->cfg.resolver_min_names)
+        if (nnames < (size_t)c->cfg.resolver_min_names || nnames * 2 <= nasked ||
+            !corr__widespread(c, corr__dns_server_is, p->address))
             continue;
         struct corr_diagnosis *d = corr__new(out, n, max, CORR_DNS_RESOLVER, p->address);
         if (!d)
             return;
         for (size_t k = i; k < c->npairs; k++) {
             struct corr_pair *q = c->pairs[k];
-            if (!q->explained && q->failing && q->probe == CORR_PROBE_DNS &&
-                !strcmp(q->address, p->address))
+            if (!q->explained && q->failing && !strcmp(q->address, p->address))
                 corr__explain(c, d, q);
         }
         snprintf(d->explanation, sizeof d->explanation,
-                 "DNS server %s fails for %zu names from %zu agents", p->address, nnames,
-                 d->nagents);
+                 "DNS server %s fails for %zu of the %zu names it is asked, from %zu agents",
+                 p->address, nnames, nasked, d->nagents);
     }
-    /* One name failing through every server asked: the zone. */
+    /* Names failing through every server asked, widely: their zone when
+     * several names of one zone fail, else the name. */
     for (size_t i = 0; i < c->npairs; i++) {
         struct corr_pair *p = c->pairs[i];
-        if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS)
+        if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS ||
+            !corr__widespread(c, corr__dns_name_is, p->target))
             continue;
-        int all = 1;
-        size_t servers = 0;
-        for (size_t k = 0; k < c->npairs; k++) {
+        char zone[CORR_NAME], other[CORR_NAME];
+        corr__zone_of(p->target, zone, sizeof zone);
+        size_t nnames = 0;
+        char names[CORR_MAX_NAMES][CORR_NAME];
+        for (size_t k = i; k < c->npairs; k++) {
             const struct corr_pair *q = c->pairs[k];
-            if (q->probe == CORR_PROBE_DNS && !strcmp(q->target, p->target)) {
-                all &= q->failing;
-                servers++;
-            }
+            if (q->explained || !q->failing || q->probe != CORR_PROBE_DNS)
+                continue;
+            corr__zone_of(q->target, other, sizeof other);
+            if (!strcmp(zone, other) && corr__widespread(c, corr__dns_name_is, q->target))
+                corr__add_name(names, &nnames, q->target);
         }
-        if (!all)
-            continue;
-        char zone[CORR_NAME];
-        snprintf(zone, sizeof zone, "%.*s", (int)strcspn(p->target, "/"), p->target);
-        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DNS_ZONE, zone);
+        char comp[CORR_NAME];
+        snprintf(comp, sizeof comp, "%.*s", (int)strcspn(p->target, "/"), p->target);
+        if (nnames >= 2)
+            snprintf(comp, sizeof comp, "%s", zone);
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DNS_ZONE, comp);
         if (!d)
             return;
         for (size_t k = i; k < c->npairs; k++) {
             struct corr_pair *q = c->pairs[k];
-            if (!q->explained && q->failing && q->probe == CORR_PROBE_DNS &&
-                !strcmp(q->target, p->target))
+            if (q->explained || !q->failing || q->probe != CORR_PROBE_DNS)
+                continue;
+            int match = 0;
+            for (size_t m = 0; m < nnames && !match; m++)
+                match = !strcmp(names[m], q->target);
+            if (match || (nnames < 2 && !strcmp(q->target, p->target)))
                 corr__explain(c, d, q);
         }
         snprintf(d->explanation, sizeof d->explanation,
-                 "%s fails through every server asked (%zu answers from %zu agents)", p->target,
-                 servers, d->nagents);
+                 "%s fails (%zu name%s) through every server asked, from %zu agents; the servers "
+                 "answer other names",
+                 comp, nnames ? nnames : 1, nnames > 1 ? "s" : "", d->nagents);
     }
 }
 
@@ -549,6 +714,16 @@ static int corr__quiet_agent_host(const struct correlate *c, const char *target,
     return 0;
 }
 
+static int corr__on_host(const struct corr_pair *p, const void *host)
+{
+    char h[CORR_NAME];
+    corr__host_of(p->target, h, sizeof h);
+    return !strcmp(h, host);
+}
+
+/* One host failing from agents in several regions: the target.  The
+ * services of one host (web:80, http://web/) fail together when the host
+ * has trouble, so the host is the component and the services its targets. */
 static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
                           size_t max)
 {
@@ -556,37 +731,30 @@ static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosi
         struct corr_pair *p = c->pairs[i];
         if (p->explained || !p->failing || corr__quiet_agent_host(c, p->target, now))
             continue;
-        char regions[CORR_MAX_NAMES][CORR_NAME], agents[CORR_MAX_NAMES][CORR_NAME];
-        size_t nregions = 0, nfailing = 0, nall = 0;
-        for (size_t k = 0; k < c->npairs; k++) {
-            const struct corr_pair *q = c->pairs[k];
-            if (strcmp(q->target, p->target))
-                continue;
-            corr__add_name(agents, &nall, c->agents[q->agent].name);
-        }
-        char failing_agents[CORR_MAX_NAMES][CORR_NAME];
-        for (size_t k = 0; k < c->npairs; k++) {
-            const struct corr_pair *q = c->pairs[k];
-            if (q->explained || !q->failing || strcmp(q->target, p->target))
-                continue;
-            corr__add_name(failing_agents, &nfailing,
-                           c->agents[q->agent].name);
-            corr__add_name(regions, &nregions, corr__region(c, q));
-        }
-        if (nregions < (size_t)c->cfg.target_min_regions ||
-            (double)nfailing < c->cfg.target_share * (double)nall)
+        char host[CORR_NAME];
+        corr__host_of(p->target, host, sizeof host);
+        struct corr_spread all, bad;
+        corr__spread(c, 0, corr__on_host, host, &all);
+        corr__spread(c, 1, corr__on_host, host, &bad);
+        if (bad.nregions < (size_t)c->cfg.target_min_regions ||
+            (double)bad.nagents < c->cfg.target_share * (double)all.nagents)
             continue;
-        struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, p->target);
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, host);
         if (!d)
             return;
         for (size_t k = i; k < c->npairs; k++) {
             struct corr_pair *q = c->pairs[k];
-            if (!q->explained && q->failing && !strcmp(q->target, p->target))
+            if (!q->explained && q->failing && corr__on_host(q, host))
                 corr__explain(c, d, q);
         }
+        char list[200] = "";
+        for (size_t t = 0; t < d->ntargets; t++) {
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%s%s", t ? ", " : "", d->targets[t]);
+        }
         snprintf(d->explanation, sizeof d->explanation,
-                 "%s fails from %zu of the %zu agents probing it, in %zu regions", p->target,
-                 nfailing, nall, nregions);
+                 "%s fails (%s) from %zu of the %zu agents probing it, in %zu regions", host,
+                 list, bad.nagents, all.nagents, bad.nregions);
     }
 }
 
@@ -596,6 +764,8 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
     size_t n = 0;
     for (size_t i = 0; i < c->npairs; i++)
         c->pairs[i]->explained = 0;
+    corr__silent_agents(c, now_us, out, &n, max);
+    corr__regions(c, now_us, out, &n, max);
     corr__agents(c, now_us, out, &n, max);
     corr__mtu(c, out, &n, max);
     corr__dns(c, out, &n, max);

@@ -5,15 +5,23 @@
  * healthy again after `close_after` consecutive successes, so one lost
  * probe opens nothing and a flapping target does not open and close at
  * every result.  correlate_evaluate() explains the failing pairs from the
- * most specific cause outward, each pair explained once:
- *   AGENT          the agent is silent, or fails toward most of its targets
- *                  while other agents reach them
+ * most specific cause outward, each pair explained once, in this order:
+ *   AGENT          the agent is silent (no result or heartbeat)
+ *   REGION         every agent of region R fails toward most of what lies
+ *                  outside R, every other region fails toward R, and the
+ *                  rest works: R's uplink (cut, lossy or slow)
+ *   AGENT          the agent fails toward most of its targets while other
+ *                  agents reach them
  *   MTU_BLACKHOLE  a path MTU probe names a black hole toward the target
- *   DNS_RESOLVER   one server fails for several names
- *   DNS_ZONE       one name fails through every server asked
+ *   DNS_RESOLVER   one server fails for more than half of the names it is
+ *                  asked, from agents in several regions; failures of other
+ *                  probes toward its address are explained by it too
+ *   DNS_ZONE       a name fails through every server asked, widely; several
+ *                  such names of one zone give the zone
  *   PATH           agents of region R fail toward targets in region S and
  *                  those of S toward R, while a third region reaches both
- *   TARGET         agents in several regions fail toward one target
+ *   TARGET         agents in several regions fail toward a host: its
+ *                  failing services (web:80, http://web/) are one target
  * Pure: no I/O, no clock; the caller feeds results and says what time it is. */
 #ifndef FL_CORRELATE_H
 #define FL_CORRELATE_H
@@ -28,6 +36,7 @@ enum corr_verdict {
     CORR_DNS_ZONE,
     CORR_PATH,
     CORR_TARGET,
+    CORR_REGION,
 };
 
 const char *correlate_verdict_name(enum corr_verdict v);

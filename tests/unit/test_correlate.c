@@ -99,7 +99,7 @@ static void target_down_is_one_target_diagnosis(void **state)
     assert_int_equal(rounds(2, web_down), 0); /* hysteresis: not yet */
     assert_int_equal(rounds(1, web_down), 1);
     assert_int_equal(diag[0].verdict, CORR_TARGET);
-    assert_string_equal(diag[0].component, "web:80");
+    assert_string_equal(diag[0].component, "web");
     assert_int_equal(diag[0].nagents, 6);
     assert_non_null(strstr(diag[0].explanation, "6 of the 6 agents"));
     assert_int_equal(rounds(1, none), 1); /* one success does not close it */
@@ -183,7 +183,7 @@ static void two_faults_at_once_are_two_diagnoses(void **state)
     assert_int_equal(diag[0].verdict, CORR_AGENT);
     assert_string_equal(diag[0].component, "r1a2");
     assert_int_equal(diag[1].verdict, CORR_TARGET);
-    assert_string_equal(diag[1].component, "web:80");
+    assert_string_equal(diag[1].component, "web");
     assert_int_equal(diag[1].nagents, 5); /* r1a2's failure is explained already */
 }
 
@@ -251,6 +251,84 @@ static void mtu_black_hole(void **state)
     assert_int_equal(diag[0].fault, 0x34a1);
 }
 
+static int r1_uplink(const char *a, const char *t)
+{
+    int from_r1 = !strncmp(a, "r1", 2), to_r1 = !strncmp(t, "r1", 2);
+    return from_r1 != to_r1 && (from_r1 || to_r1);
+}
+
+static void lossy_uplink_is_one_region_diagnosis(void **state)
+{
+    assert_int_equal(rounds(3, r1_uplink), 1);
+    assert_int_equal(diag[0].verdict, CORR_REGION);
+    assert_string_equal(diag[0].component, "r1");
+    /* r1's 2 agents x (web, dns, r2a1, r3a1) and the 4 others toward r1a1 */
+    assert_int_equal(diag[0].npairs, 12);
+    assert_int_equal(diag[0].nagents, 6);
+}
+
+static void services_of_one_host_are_one_target(void **state)
+{
+    for (int i = 0; i < 3; i++) {
+        round_of(none);
+        for (int a = 0; a < 6; a++) {
+            feed(agents[a], "web.lab:80", "", "10.0.0.1", TCP, 0);
+            feed(agents[a], "http://web.lab/", "", "10.0.0.1", 3, 0);
+            feed(agents[a], "web.lab", "", "10.0.0.1", ICMP, 1);
+        }
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_TARGET);
+    assert_string_equal(diag[0].component, "web.lab");
+    assert_int_equal(diag[0].ntargets, 2);
+    assert_int_equal(diag[0].npairs, 12);
+}
+
+/* One server for everything: SERVFAIL for two names of one zone is the
+ * zone; failing for every name is the server. */
+static void one_server_zone_then_resolver(void **state)
+{
+    const char *names[] = {"web.lab/A", "far.lab/A", "api.svc.lab/A", "db.svc.lab/A"};
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++)
+            for (int k = 0; k < 4; k++)
+                feed(agents[a], names[k], "", "10.0.0.53", DNS, k < 2);
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_DNS_ZONE);
+    assert_string_equal(diag[0].component, "svc.lab");
+    assert_int_equal(diag[0].npairs, 12);
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++)
+            for (int k = 0; k < 4; k++)
+                feed(agents[a], names[k], "", "10.0.0.53", DNS, 0);
+        /* the server's host is up, its port 53 is not */
+        for (int a = 0; a < 6; a++)
+            feed(agents[a], "dns.lab:53", "", "10.0.0.53", TCP, 0);
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_DNS_RESOLVER);
+    assert_string_equal(diag[0].component, "10.0.0.53");
+    assert_int_equal(diag[0].npairs, 30);
+}
+
+/* A single region's agents failing toward one server is not the server. */
+static void one_region_failing_dns_is_not_the_resolver(void **state)
+{
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed(agents[a], "web.lab/A", "", "10.0.0.53", DNS, a >= 2);
+            feed(agents[a], "far.lab/A", "", "10.0.0.53", DNS, a >= 2);
+        }
+        now += 5 * S;
+    }
+    size_t n = correlate_evaluate(c, now, diag, 16);
+    for (size_t k = 0; k < n; k++)
+        assert_int_not_equal(diag[k].verdict, CORR_DNS_RESOLVER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +344,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(agent_with_few_targets_is_not_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(dns_resolver_and_zone, setup, teardown),
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
+        cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
+        cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_server_zone_then_resolver, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_region_failing_dns_is_not_the_resolver, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
