@@ -72,6 +72,7 @@ static int config__share(struct cfg *c, struct fy_node *key, struct fy_node *val
 
 static const struct cfg_range config_count_range = {1, 1000};
 static const struct cfg_range config_silent_range = {1000000, 86400 * 1000000LL};
+static const struct cfg_range config_confirm_range = {0, 3600 * 1000000LL};
 
 static const struct cfg_field config_corr_fields[] = {
     {"open_after", cfg_parse_int, offsetof(struct correlate_config, open_after),
@@ -88,6 +89,8 @@ static const struct cfg_field config_corr_fields[] = {
      offsetof(struct correlate_config, target_min_regions), &config_count_range},
     {"resolver_min_names", cfg_parse_int,
      offsetof(struct correlate_config, resolver_min_names), &config_count_range},
+    {"confirm_after", cfg_parse_duration, offsetof(struct correlate_config, confirm_after_us),
+     &config_confirm_range},
     {NULL, NULL, 0, NULL},
 };
 

@@ -61,6 +61,7 @@ void correlate_config_defaults(struct correlate_config *cfg)
     cfg->target_share = 0.5;
     cfg->target_min_regions = 2;
     cfg->resolver_min_names = 2;
+    cfg->confirm_after_us = 3 * 1000000LL;
 }
 
 struct correlate *correlate_new(const struct correlate_config *cfg)
@@ -345,7 +346,10 @@ static void corr__silent_agents(struct correlate *c, int64_t now, struct corr_di
 {
     for (size_t a = 0; a < c->nagents; a++) {
         const struct corr_agent *ag = &c->agents[a];
-        if (corr__silent(c, a, now)) {
+        int region_blamed = 0;
+        for (size_t k = 0; k < *n && !region_blamed; k++)
+            region_blamed = out[k].verdict == CORR_REGION && !strcmp(out[k].component, ag->region);
+        if (corr__silent(c, a, now) && !region_blamed) {
             struct corr_diagnosis *d = corr__new(out, n, max, CORR_AGENT, ag->name);
             if (!d)
                 return;
@@ -408,7 +412,7 @@ static int corr__crosses(const struct correlate *c, const struct corr_pair *p, c
 }
 
 /* Region R cut off (or lossy, or slow) as a whole: every live agent of R
- * fails toward at least half of what it probes outside R, every other
+ * fails toward at least half of the hosts it probes outside R, every other
  * region fails toward R, and outside R things work.  One place explains
  * it: R's uplink. */
 static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosis *out,
@@ -423,21 +427,38 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
             continue;
         size_t live = 0, bad = 0;
         for (size_t a = 0; a < c->nagents; a++) {
-            if (strcmp(c->agents[a].region, r) || corr__silent(c, a, now))
+            if (strcmp(c->agents[a].region, r))
                 continue;
-            size_t total = 0, failing = 0;
+            if (corr__silent(c, a, now)) { /* cut off from the collector too */
+                live++;
+                bad++;
+                continue;
+            }
+            /* Counted by host: a slow uplink fails every host's ping but
+             * not its TCP checks, and that is still every host. */
+            char hosts[CORR_MAX_NAMES][CORR_NAME], failing[CORR_MAX_NAMES][CORR_NAME];
+            size_t nhosts = 0, nfailing = 0;
             for (size_t i = 0; i < c->npairs; i++) {
                 const struct corr_pair *p = c->pairs[i];
                 if (p->agent != a || !strcmp(p->target_region, r))
                     continue;
-                total++;
-                failing += p->failing && !p->explained;
+                char h[CORR_NAME];
+                if (p->probe == CORR_PROBE_DNS)
+                    snprintf(h, sizeof h, "%s", p->address); /* the server is what is reached */
+                else
+                    corr__host_of(p->target, h, sizeof h);
+                corr__add_name(hosts, &nhosts, h);
+                if (p->failing && !p->explained)
+                    corr__add_name(failing, &nfailing, h);
             }
             live++;
-            bad += total && failing * 2 >= total;
+            bad += nhosts && nfailing * 2 >= nhosts;
         }
         if (live < 2 || bad < live)
             continue;
+        size_t nsilent = 0;
+        for (size_t a = 0; a < c->nagents; a++)
+            nsilent += !strcmp(c->agents[a].region, r) && corr__silent(c, a, now);
         /* Every other region fails toward R; something outside R works. */
         char others[CORR_MAX_NAMES][CORR_NAME];
         size_t nothers = 0, toward = 0;
@@ -470,10 +491,16 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
             if (p->failing && !p->explained && corr__crosses(c, p, r))
                 corr__explain(c, d, p);
         }
+        for (size_t a = 0; a < c->nagents; a++)
+            if (!strcmp(c->agents[a].region, r))
+                corr__add_name(d->agents, &d->nagents, c->agents[a].name);
+        if (!d->fault)
+            d->fault = FL_FAULT_AGENT_SILENT;
         snprintf(d->explanation, sizeof d->explanation,
-                 "%s's uplink: its %zu agents fail toward most of what lies outside it and %zu "
-                 "other region%s fail toward it (%zu pairs); the rest of the fleet works",
-                 r, live, nothers, nothers > 1 ? "s" : "", d->npairs);
+                 "%s's uplink: its %zu agents fail toward most of what lies outside it (%zu "
+                 "silent) and %zu other region%s fail toward it (%zu pairs); the rest of the "
+                 "fleet works",
+                 r, live, nsilent, nothers, nothers > 1 ? "s" : "", d->npairs);
     }
 }
 
@@ -590,8 +617,9 @@ static void corr__dns(struct correlate *c, struct corr_diagnosis *out, size_t *n
                  "DNS server %s fails for %zu of the %zu names it is asked, from %zu agents",
                  p->address, nnames, nasked, d->nagents);
     }
-    /* Names failing through every server asked, widely: their zone when
-     * several names of one zone fail, else the name. */
+    /* Names failing through every server asked, widely: their zone (the
+     * name less its first label; "broken.test" for itself), which is what
+     * the servers all answer from. */
     for (size_t i = 0; i < c->npairs; i++) {
         struct corr_pair *p = c->pairs[i];
         if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS ||
@@ -609,27 +637,29 @@ static void corr__dns(struct correlate *c, struct corr_diagnosis *out, size_t *n
             if (!strcmp(zone, other) && corr__widespread(c, corr__dns_name_is, q->target))
                 corr__add_name(names, &nnames, q->target);
         }
-        char comp[CORR_NAME];
-        snprintf(comp, sizeof comp, "%.*s", (int)strcspn(p->target, "/"), p->target);
-        if (nnames >= 2)
-            snprintf(comp, sizeof comp, "%s", zone);
-        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DNS_ZONE, comp);
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DNS_ZONE, zone);
         if (!d)
             return;
         for (size_t k = i; k < c->npairs; k++) {
             struct corr_pair *q = c->pairs[k];
             if (q->explained || !q->failing || q->probe != CORR_PROBE_DNS)
                 continue;
-            int match = 0;
-            for (size_t m = 0; m < nnames && !match; m++)
-                match = !strcmp(names[m], q->target);
-            if (match || (nnames < 2 && !strcmp(q->target, p->target)))
-                corr__explain(c, d, q);
+            for (size_t m = 0; m < nnames; m++)
+                if (!strcmp(names[m], q->target)) {
+                    corr__explain(c, d, q);
+                    break;
+                }
+        }
+        char list[200] = "";
+        for (size_t m = 0; m < nnames; m++) {
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%s%.*s", m ? ", " : "",
+                     (int)strcspn(names[m], "/"), names[m]);
         }
         snprintf(d->explanation, sizeof d->explanation,
-                 "%s fails (%zu name%s) through every server asked, from %zu agents; the servers "
+                 "zone %s: %s fail%s through every server asked, from %zu agents; the servers "
                  "answer other names",
-                 comp, nnames ? nnames : 1, nnames > 1 ? "s" : "", d->nagents);
+                 zone, list, nnames > 1 ? "" : "s", d->nagents);
     }
 }
 
@@ -764,8 +794,8 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
     size_t n = 0;
     for (size_t i = 0; i < c->npairs; i++)
         c->pairs[i]->explained = 0;
-    corr__silent_agents(c, now_us, out, &n, max);
     corr__regions(c, now_us, out, &n, max);
+    corr__silent_agents(c, now_us, out, &n, max);
     corr__agents(c, now_us, out, &n, max);
     corr__mtu(c, out, &n, max);
     corr__dns(c, out, &n, max);

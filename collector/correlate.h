@@ -16,8 +16,8 @@
  *   DNS_RESOLVER   one server fails for more than half of the names it is
  *                  asked, from agents in several regions; failures of other
  *                  probes toward its address are explained by it too
- *   DNS_ZONE       a name fails through every server asked, widely; several
- *                  such names of one zone give the zone
+ *   DNS_ZONE       names fail through every server asked, widely: their
+ *                  zone (the name less its first label)
  *   PATH           agents of region R fail toward targets in region S and
  *                  those of S toward R, while a third region reaches both
  *   TARGET         agents in several regions fail toward a host: its
@@ -50,6 +50,7 @@ struct correlate_config {
     double target_share;        /* TARGET: share of its agents failing (0.5) */
     int64_t target_min_regions; /* TARGET: failing agents in at least this many regions (2) */
     int64_t resolver_min_names; /* DNS_RESOLVER: names failing through one server (2) */
+    int64_t confirm_after_us;   /* incidents: a diagnosis held this long opens one (3 s) */
 };
 
 void correlate_config_defaults(struct correlate_config *cfg);

@@ -22,8 +22,18 @@ struct incident_event {
     char *own[5];
 };
 
+/* A diagnosis seen, not yet held long enough to open an incident. */
+struct pending {
+    char verdict[32], component[CORR_NAME];
+    int64_t first_us;
+    int seen;
+};
+
 struct incidents {
     struct store *st;
+    int64_t confirm_us;
+    struct pending *pending;
+    size_t npending, cappending;
     struct open_incident *open;
     size_t nopen, cap;
     struct incident_event *events;
@@ -117,12 +127,13 @@ static int incidents__load(void *ctx, const struct store_incident *in)
     return 0;
 }
 
-struct incidents *incidents_new(struct store *st)
+struct incidents *incidents_new(struct store *st, int64_t confirm_us)
 {
     struct incidents *inc = calloc(1, sizeof *inc);
     if (!inc)
         return NULL;
     inc->st = st;
+    inc->confirm_us = confirm_us;
     struct store_incident_filter f = {.open_only = 1};
     if (store_query_incidents(st, &f, incidents__load, inc) != 0) {
         incidents_free(&inc);
@@ -145,6 +156,7 @@ void incidents_free(struct incidents **pinc)
         incidents__drop(&(*pinc)->open[i]);
     incidents__drop_events(*pinc);
     free((*pinc)->events);
+    free((*pinc)->pending);
     free((*pinc)->open);
     free(*pinc);
     *pinc = NULL;
@@ -173,12 +185,42 @@ static char *incidents__names(const char *previous, const char (*names)[CORR_NAM
     return s;
 }
 
+/* Has the diagnosis (VERDICT, COMPONENT) held for confirm_us?  Tracks it
+ * as seen this round either way. */
+static int incidents__confirmed(struct incidents *inc, const char *verdict, const char *component,
+                                int64_t now_us)
+{
+    struct pending *p = NULL;
+    for (size_t i = 0; i < inc->npending && !p; i++)
+        if (!strcmp(inc->pending[i].verdict, verdict) &&
+            !strcmp(inc->pending[i].component, component))
+            p = &inc->pending[i];
+    if (!p) {
+        if (inc->npending == inc->cappending) {
+            size_t n = inc->cappending ? inc->cappending * 2 : 16;
+            struct pending *a = realloc(inc->pending, n * sizeof *a);
+            if (!a)
+                return 1; /* no memory to wait with: open at once */
+            inc->pending = a;
+            inc->cappending = n;
+        }
+        p = &inc->pending[inc->npending++];
+        snprintf(p->verdict, sizeof p->verdict, "%s", verdict);
+        snprintf(p->component, sizeof p->component, "%s", component);
+        p->first_us = now_us;
+    }
+    p->seen = 1;
+    return now_us - p->first_us >= inc->confirm_us;
+}
+
 int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
                     int64_t now_us, size_t *opened, size_t *closed)
 {
     size_t o_count = 0, c_count = 0;
     for (size_t i = 0; i < inc->nopen; i++)
         inc->open[i].seen = 0;
+    for (size_t i = 0; i < inc->npending; i++)
+        inc->pending[i].seen = 0;
     for (size_t k = 0; k < n; k++) {
         const char *verdict = correlate_verdict_name(d[k].verdict);
         struct open_incident *o = NULL;
@@ -186,6 +228,8 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
             if (!strcmp(inc->open[i].verdict, verdict) &&
                 !strcmp(inc->open[i].component, d[k].component))
                 o = &inc->open[i];
+        if (!o && !incidents__confirmed(inc, verdict, d[k].component, now_us))
+            continue;
         char *agents = incidents__names(o ? o->agents : NULL, d[k].agents, d[k].nagents);
         char *targets = incidents__names(o ? o->targets : NULL, d[k].targets, d[k].ntargets);
         if (!agents || !targets) {
@@ -252,6 +296,17 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
         incidents__event(inc, ALERT_RESOLVE, o, now_us);
         incidents__drop(o);
         inc->open[i] = inc->open[--inc->nopen];
+    }
+    /* Forget what is neither seen now nor opened. */
+    for (size_t i = 0; i < inc->npending;) {
+        int open = 0;
+        for (size_t k = 0; k < inc->nopen && !open; k++)
+            open = !strcmp(inc->open[k].verdict, inc->pending[i].verdict) &&
+                   !strcmp(inc->open[k].component, inc->pending[i].component);
+        if (inc->pending[i].seen && !open)
+            i++;
+        else
+            inc->pending[i] = inc->pending[--inc->npending];
     }
     if (opened)
         *opened = o_count;

@@ -16,8 +16,12 @@
 
 struct incidents;
 
-/* Load the incidents still open in ST (a restarted collector carries on). */
-struct incidents *incidents_new(struct store *st);
+/* Load the incidents still open in ST (a restarted collector carries on).
+ * A diagnosis opens an incident once it has held for CONFIRM_US: while
+ * the pairs of a fault turn failing one after the other, the picture
+ * passes through partial diagnoses (a PATH before the whole REGION shows)
+ * that must not page anyone. */
+struct incidents *incidents_new(struct store *st, int64_t confirm_us);
 void incidents_free(struct incidents **inc);
 
 /* Apply one evaluation at NOW_US inside the caller's transaction.  Counts of

@@ -86,7 +86,7 @@ static void collector_adopt(void *ctx, enum alert_event ev, const struct alert_i
 }
 
 static void collector_evaluate(struct store *st, struct correlate *corr,
-                               struct incidents **inc, struct alerter *alerts)
+                               struct incidents **inc, struct alerter *alerts, int64_t confirm_us)
 {
     static struct corr_diagnosis diag[64];
     size_t n = correlate_evaluate(corr, time_now_us(), diag, 64);
@@ -96,7 +96,7 @@ static void collector_evaluate(struct store *st, struct correlate *corr,
         store_rollback(st);
         log_error("cannot record incidents: %s", store_errmsg(st));
         incidents_free(inc);
-        *inc = incidents_new(st);
+        *inc = incidents_new(st, confirm_us);
         return;
     }
     /* Committed: now the world may hear of it. */
@@ -192,7 +192,7 @@ int main(int argc, char **argv)
     if (!corr)
         goto out;
     store_query_agents(st, collector_seed, corr);
-    inc = incidents_new(st);
+    inc = incidents_new(st, cfg.corr.confirm_after_us);
     if (!inc) {
         log_error("cannot load open incidents: %s", store_errmsg(st));
         goto out;
@@ -237,7 +237,7 @@ int main(int argc, char **argv)
                 backoff_ms = 0;
         }
         if (time_mono_ns() >= next_eval && inc) {
-            collector_evaluate(st, corr, &inc, alerts);
+            collector_evaluate(st, corr, &inc, alerts, cfg.corr.confirm_after_us);
             next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
         }
         alerter_run(alerts, items + 1, n > 0 ? nalert : 0, time_now_us());

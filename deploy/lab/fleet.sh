@@ -2,14 +2,17 @@
 # Run faultline in the lab: the collector on fl-coll and one agent on each
 # agent host, probing the lab's services and one peer in every other region.
 #
-#   fleet.sh start BUILD_DIR RUN_DIR [--interval 5s] [--test-ports]
+#   fleet.sh start BUILD_DIR RUN_DIR [--interval 5s] [--test-ports] [--alertmanager]
 #   fleet.sh stop RUN_DIR
 #   fleet.sh collector-stop RUN_DIR | collector-start BUILD_DIR RUN_DIR
 #
 # RUN_DIR holds the configurations, the collector's database
-# (RUN_DIR/faultline.db), the agents' outboxes and every log.
-# --test-ports adds TCP checks of fl-web's closed (:81), dropped (:82) and
-# reset (:83) ports.
+# (RUN_DIR/faultline.db), the agents' outboxes and every log.  Every alert
+# event the collector raises is appended to RUN_DIR/alerts.jsonl (an exec
+# sink).  --test-ports adds TCP checks of fl-web's closed (:81), dropped
+# (:82) and reset (:83) ports.  --alertmanager runs Debian's
+# prometheus-alertmanager on fl-coll (127.0.0.1:9093 there) and sends it
+# the alerts.
 set -euo pipefail
 
 AGENTS=(r1a1 r1a2 r2a1 r2a2 r3a1 r3a2)
@@ -17,6 +20,9 @@ die() { echo "fleet: $*" >&2; exit 1; }
 
 agent_config() { # HOST RUN_DIR INTERVAL TEST_PORTS
     local h=$1 dir=$2 interval=$3 test_ports=$4 region=${1:0:2}
+    # A path MTU search through a black hole takes a few seconds: every
+    # third slot is plenty for a path property.
+    local mtu_interval=$(( ${interval%s} * 3 ))s
     local peers=()
     for r in r1 r2 r3; do [ "$r" = "$region" ] || peers+=("${r}a1.lab.test"); done
     cat <<YAML
@@ -34,15 +40,24 @@ heartbeat: 2s
 checks:
   - probe: icmp
     targets: [web.lab.test, dns.lab.test, far.lab.test, ${peers[0]}, ${peers[1]}]
-    count: 3
+    count: 5
     spacing: 100ms
+    max_rtt: 100ms
   - probe: tcp
     targets: [web.lab.test, far.lab.test]
     port: 80
     capture_on_failure: 3s
-  - probe: tcp
-    targets: [dns.lab.test]
-    port: 53
+  - probe: http
+    targets: [web.lab.test]
+    timeout: 2s
+    retries: 0
+  - probe: dns
+    targets: [web.lab.test, far.lab.test, api.svc.lab.test, db.svc.lab.test]
+    servers: [10.77.101.2]
+    type: A
+  - probe: mtu
+    targets: [far.lab.test]
+    interval: $mtu_interval
 YAML
     if [ "$test_ports" = 1 ]; then
         for p in 81 82 83; do
@@ -51,12 +66,50 @@ YAML
     fi
 }
 
+collector_config() { # RUN_DIR ALERTMANAGER
+    cat <<YAML
+listen: tcp://*:5555
+database: $1/faultline.db
+alerts:
+  - type: exec
+    command: [/bin/sh, -c, 'cat >> "\$0"', $1/alerts.jsonl]
+  - type: log
+YAML
+    [ "$2" = 1 ] && printf '  - type: alertmanager\n    url: http://127.0.0.1:9093\n    resend_interval: 10s\n'
+    return 0
+}
+
 collector_start() { # BUILD_DIR RUN_DIR
     local bin=$1/collector/faultline-collector dir=$2
     [ -x "$bin" ] || die "no collector at $bin: build first"
-    ip netns exec fl-coll "$bin" --listen 'tcp://*:5555' --database "$dir/faultline.db" \
+    [ -f "$dir/collector.yaml" ] || collector_config "$dir" 0 >"$dir/collector.yaml"
+    "$bin" --config.file "$dir/collector.yaml" --config.check >/dev/null
+    ip netns exec fl-coll "$bin" --config.file "$dir/collector.yaml" \
         --log.level info >>"$dir/collector.log" 2>&1 &
     echo $! >"$dir/collector.pid"
+}
+
+alertmanager_start() { # RUN_DIR
+    local dir=$1 bin
+    bin=$(command -v prometheus-alertmanager || command -v alertmanager) ||
+        die "--alertmanager needs prometheus-alertmanager (deploy/install-deps.sh test)"
+    mkdir -p "$dir/alertmanager"
+    cat >"$dir/alertmanager/alertmanager.yml" <<YAML
+route:
+  receiver: none
+  group_by: [incident]
+receivers:
+  - name: none
+YAML
+    ip netns exec fl-coll "$bin" --config.file "$dir/alertmanager/alertmanager.yml" \
+        --storage.path "$dir/alertmanager" --web.listen-address 127.0.0.1:9093 \
+        --cluster.listen-address= >>"$dir/alertmanager.log" 2>&1 &
+    echo $! >"$dir/alertmanager.pid"
+    for _ in $(seq 200); do
+        ip netns exec fl-coll curl -fs http://127.0.0.1:9093/-/ready >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    die "alertmanager did not become ready (see $dir/alertmanager.log)"
 }
 
 # Running, and not a zombie waiting for whoever adopted it to reap it.
@@ -73,16 +126,19 @@ stop_pid() { # PIDFILE
 
 start() {
     local build=$1 dir=$2; shift 2
-    local interval=5s test_ports=0
+    local interval=5s test_ports=0 am=0
     while [ $# -gt 0 ]; do
         case $1 in
         --interval) interval=$2; shift 2 ;;
         --test-ports) test_ports=1; shift ;;
+        --alertmanager) am=1; shift ;;
         *) die "unknown option $1" ;;
         esac
     done
     ip netns list | grep -qw fl-core || die "the lab is down: deploy/lab/lab.sh up"
     mkdir -p "$dir"
+    collector_config "$dir" "$am" >"$dir/collector.yaml"
+    [ "$am" = 0 ] || alertmanager_start "$dir"
     collector_start "$build" "$dir"
     for h in "${AGENTS[@]}"; do
         agent_config "$h" "$dir" "$interval" "$test_ports" >"$dir/agent-$h.yaml"
@@ -97,6 +153,7 @@ stop() {
     local dir=$1
     for h in "${AGENTS[@]}"; do stop_pid "$dir/agent-$h.pid"; done
     stop_pid "$dir/collector.pid"
+    stop_pid "$dir/alertmanager.pid"
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"

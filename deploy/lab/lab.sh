@@ -21,6 +21,7 @@
 #   loss REGION PCT     PCT % loss each way on REGION's uplink
 #   latency REGION MS   MS milliseconds added each way on REGION's uplink
 #   dns-down            unbound stopped
+#   dns-servfail        every name in svc.lab.test answers SERVFAIL (the rest of lab.test works)
 #   mtu-blackhole       fl-mtur drops the ICMP "fragmentation needed"/"packet too big" it sends
 #   slow-http           fl-web answers every request after 6 s
 set -euo pipefail
@@ -148,8 +149,8 @@ stop_pidfile() {
     rm -f "$f"
 }
 
-start_unbound() {
-    local dir=$STATE/unbound
+start_unbound() { # [servfail]
+    local dir=$STATE/unbound servfail=${1:-}
     mkdir -p "$dir"
     {
         cat <<CONF
@@ -177,6 +178,8 @@ server:
     local-zone: "." refuse
     local-zone: "broken.test." transparent
     local-zone: "$ZONE." static
+    # svc.$ZONE: names of services; the dns-servfail fault makes the
+    # whole zone answer SERVFAIL (forwarded to the same dead port).
     local-data: "$ZONE. 300 IN SOA ns.$ZONE. admin.$ZONE. 1 3600 600 86400 300"
     local-data: "$ZONE. 300 IN NS ns.$ZONE."
     local-data: "ns.$ZONE. 300 IN A 10.77.101.2"
@@ -189,9 +192,17 @@ CONF
             echo "    local-data: \"$h.$ZONE. 300 IN A $(addr4 "$h")\""
             echo "    local-data: \"$h.$ZONE. 300 IN AAAA $(addr6 "$h")\""
         done
+        if [ -n "$servfail" ]; then
+            echo "    local-zone: \"svc.$ZONE.\" transparent"
+        else
+            echo "    local-data: \"api.svc.$ZONE. 300 IN A $(addr4 web)\""
+            echo "    local-data: \"db.svc.$ZONE. 300 IN A $(addr4 far)\""
+        fi
         # 40 A records: more than a 512-byte UDP answer holds (truncated).
         for i in $(seq 1 40); do echo "    local-data: \"many.$ZONE. 300 IN A 10.77.200.$i\""; done
         printf 'forward-zone:\n    name: "broken.test."\n    forward-addr: 127.0.0.1@5353\n'
+        [ -z "$servfail" ] ||
+            printf 'forward-zone:\n    name: "svc.%s."\n    forward-addr: 127.0.0.1@5353\n' "$ZONE"
         printf 'remote-control:\n    control-enable: no\n'
     } >"$dir/unbound.conf"
     ns dns unbound -c "$dir/unbound.conf"
@@ -413,6 +424,11 @@ oifname \"to-$r\" numgen random mod 100 < $pct drop
         if [ "$mode" = on ]; then stop_pidfile "$STATE/unbound/unbound.pid"
         else [ -f "$STATE/unbound/unbound.pid" ] || start_unbound; wait_dns; fi
         mark dns-down "$mode" ;;
+    dns-servfail)
+        stop_pidfile "$STATE/unbound/unbound.pid"
+        if [ "$mode" = on ]; then start_unbound servfail; else start_unbound; fi
+        wait_dns
+        mark dns-servfail "$mode" ;;
     mtu-blackhole)
         if [ "$mode" = on ]; then
             nft_on mtur fl_blackhole 'chain output { type filter hook output priority -10;

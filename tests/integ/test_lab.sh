@@ -85,6 +85,16 @@ check "dns-down: no answer" bash -c "! '$LAB' exec r1a1 dig +time=1 +tries=1 @10
 "$LAB" fault dns-down off >/dev/null
 check "dns-down off: answers" bash -c "'$LAB' exec r1a1 dig +short @10.77.101.2 web.lab.test | grep -q 10.77.100.2"
 
+check "svc zone answers" bash -c "'$LAB' exec r1a1 dig @10.77.101.2 api.svc.lab.test | grep -q 'status: NOERROR'"
+"$LAB" fault dns-servfail on >/dev/null
+check "dns-servfail: svc.lab.test SERVFAIL" \
+    bash -c "'$LAB' exec r1a1 dig +time=2 +tries=1 @10.77.101.2 api.svc.lab.test | grep -q 'status: SERVFAIL'"
+check "dns-servfail: the rest of lab.test answers" \
+    bash -c "'$LAB' exec r1a1 dig +short @10.77.101.2 web.lab.test | grep -q 10.77.100.2"
+"$LAB" fault dns-servfail off >/dev/null
+check "dns-servfail off: svc answers" \
+    bash -c "'$LAB' exec r1a1 dig +short @10.77.101.2 db.svc.lab.test | grep -q 10.77.104.2"
+
 "$LAB" fault mtu-blackhole on >/dev/null
 check "mtu-blackhole: no frag-needed comes back (tracepath sees 1500)" \
     bash -c "! '$LAB' exec r1a1 tracepath -n -m 6 10.77.104.2 | grep -q 'pmtu 1400'"

@@ -267,6 +267,33 @@ static void lossy_uplink_is_one_region_diagnosis(void **state)
     assert_int_equal(diag[0].nagents, 6);
 }
 
+/* r2's uplink is down: its agents fall silent, nobody reaches r2. */
+static void region_cut_off_entirely_is_one_region_not_two_agents(void **state)
+{
+    for (int a = 0; a < 6; a++)
+        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    rounds(3, none);
+    for (int i = 0; i < 5; i++) {
+        for (int a = 0; a < 6; a++) {
+            if (!strncmp(agents[a], "r2", 2))
+                continue; /* their results never arrive */
+            feed(agents[a], "web:80", "", "10.0.0.1", TCP, 1);
+            for (int r = 1; r <= 3; r++) {
+                char peer[8], reg[3];
+                snprintf(peer, sizeof peer, "r%da1", r);
+                snprintf(reg, sizeof reg, "r%d", r);
+                if (strcmp(reg, region_of(agents[a])))
+                    feed(agents[a], peer, reg, "10.0.0.2", ICMP, r != 2);
+            }
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_REGION);
+    assert_string_equal(diag[0].component, "r2");
+    assert_non_null(strstr(diag[0].explanation, "2 silent"));
+}
+
 static void services_of_one_host_are_one_target(void **state)
 {
     for (int i = 0; i < 3; i++) {
@@ -346,6 +373,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(region_cut_off_entirely_is_one_region_not_two_agents,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(one_server_zone_then_resolver, setup, teardown),
         cmocka_unit_test_setup_teardown(one_region_failing_dns_is_not_the_resolver, setup,
                                         teardown),
