@@ -5,13 +5,18 @@
  *   faultline decode CODE [--json] | decode --table
  *
  * Commands are looked up in a table; each parses its own options. */
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "faultcode.h"
+#include "query.h"
 #include "resultfmt.h"
 #include "store.h"
 #include "timeutil.h"
@@ -38,9 +43,21 @@ static void cli_usage(FILE *f)
             "            --since WHEN --until WHEN --verdict V --component C --open --limit N --json\n"
             "  incident ID  one incident in full [--json]\n"
             "  decode    explain a fault code: decode 0x3795 [--json]; decode --table\n"
+            "  lab       the network-namespace lab (root): lab up|down|status|fault ...;\n"
+            "            lab score [--json] [--interval 2s] [--healthy SECONDS] [--only A,B]:\n"
+            "            inject every fault and score the incidents and alerts\n"
             "\n"
             "--database defaults to $FAULTLINE_DB, then %s\n",
             CLI_DEFAULT_DB);
+}
+
+/* One JSON object per line; takes the reference. */
+static void cli_print_json(json_t *o)
+{
+    if (o)
+        json_dumpf(o, stdout, FL_JSON_FLAGS);
+    fputc('\n', stdout);
+    json_decref(o);
 }
 
 static struct store *cli_open(const struct cli *c)
@@ -96,6 +113,11 @@ struct results_ctx {
 static int results_row(void *ctx, const struct store_result_row *row)
 {
     struct results_ctx *rc = ctx;
+    if (rc->json) {
+        cli_print_json(query_result_json(row));
+        rc->rows++;
+        return 0;
+    }
     Faultline__Result *d = row->detail_len
                                ? faultline__result__unpack(NULL, row->detail_len, row->detail)
                                : NULL;
@@ -104,39 +126,20 @@ static int results_row(void *ctx, const struct store_result_row *row)
         r.detail_case = d->detail_case;
         r.icmp = d->icmp; /* shares the oneof's storage */
     }
-    r.agent = (char *)(uintptr_t)row->agent;
-    r.seq = row->seq;
     r.probe = (Faultline__ProbeType)row->probe;
-    r.target = (char *)(uintptr_t)row->target;
-    r.address = (char *)(uintptr_t)row->address;
-    r.start_us = row->ts_us;
-    r.duration_us = row->duration_us;
-    r.status = (Faultline__Status)row->status;
-    r.fault_code = row->fault_code;
-    r.message = (char *)(uintptr_t)(row->message ? row->message : "");
-    if (rc->json) {
-        json_t *o = resultfmt_json(&r);
-        json_object_set_new(o, "epoch", json_integer((json_int_t)row->epoch));
-        json_dumpf(o, stdout, FL_JSON_FLAGS);
-        fputc('\n', stdout);
-        json_decref(o);
-    } else {
-        char when[40], detail[200];
-        time_format_us(row->ts_us, when, sizeof when);
-        resultfmt_detail_text(&r, detail, sizeof detail);
-        if (rc->rows == 0)
-            printf("%-24s %-12s %-5s %-26s %-22s %-6s %6s  %-6s %s\n", "TIME", "AGENT", "PROBE",
-                   "TARGET", "ADDRESS", "STATUS", "MS", "FAULT", "DETAIL");
-        char fault[12] = "-";
-        if (row->fault_code)
-            snprintf(fault, sizeof fault, "0x%04x", row->fault_code);
-        printf("%-24s %-12s %-5s %-26s %-22s %-6s %6.1f  %-6s %s%s%s\n", when, row->agent,
-               resultfmt_probe_name(row->probe), row->target,
-               row->address[0] ? row->address : "-", resultfmt_status_name(row->status),
-               row->duration_us / 1000.0, fault, detail,
-               row->message && row->message[0] ? (detail[0] ? " | " : "") : "",
-               row->message ? row->message : "");
-    }
+    char when[40], detail[200], fault[12] = "-";
+    time_format_us(row->ts_us, when, sizeof when);
+    resultfmt_detail_text(&r, detail, sizeof detail);
+    if (rc->rows == 0)
+        printf("%-24s %-12s %-5s %-26s %-22s %-6s %6s  %-6s %s\n", "TIME", "AGENT", "PROBE",
+               "TARGET", "ADDRESS", "STATUS", "MS", "FAULT", "DETAIL");
+    if (row->fault_code)
+        snprintf(fault, sizeof fault, "0x%04x", row->fault_code);
+    printf("%-24s %-12s %-5s %-26s %-22s %-6s %6.1f  %-6s %s%s%s\n", when, row->agent,
+           resultfmt_probe_name(row->probe), row->target, row->address[0] ? row->address : "-",
+           resultfmt_status_name(row->status), row->duration_us / 1000.0, fault, detail,
+           row->message && row->message[0] ? (detail[0] ? " | " : "") : "",
+           row->message ? row->message : "");
     rc->rows++;
     if (d)
         faultline__result__free_unpacked(d, NULL);
@@ -209,24 +212,10 @@ static int cmd_results(struct cli *c, int argc, char **argv)
 static int agents_row(void *ctx, const struct store_agent_row *row)
 {
     struct results_ctx *rc = ctx;
-    char seen[40], first[40];
+    char seen[40];
     time_format_us(row->last_seen_us, seen, sizeof seen);
-    time_format_us(row->first_seen_us, first, sizeof first);
     if (rc->json) {
-        json_error_t jerr;
-        json_t *labels = json_loads(row->labels_json, 0, &jerr);
-        json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:f}", "name",
-                              row->name, "version", row->version, "labels",
-                              labels ? labels : json_object(), "first_seen", first, "last_seen",
-                              seen, "last_seen_ago_s",
-                              (time_now_us() - row->last_seen_us) / 1e6, "outbox_depth",
-                              (json_int_t)row->spool_depth, "dropped", (json_int_t)row->dropped,
-                              "results", (json_int_t)row->results, "missing",
-                              (json_int_t)row->gaps_missing, "clock_offset_ms",
-                              row->clock_offset_us / 1000.0);
-        json_dumpf(o, stdout, FL_JSON_FLAGS);
-        fputc('\n', stdout);
-        json_decref(o);
+        cli_print_json(query_agent_json(row, time_now_us()));
     } else {
         if (rc->rows == 0)
             printf("%-14s %-8s %-24s %8s %8s %10s %8s  %s\n", "AGENT", "VERSION", "LAST SEEN",
@@ -275,27 +264,7 @@ static int incidents_row(void *ctx, const struct store_incident *in)
     snprintf(fault, sizeof fault, "0x%04x", in->fault_code);
     double dur = ((in->end_us ? in->end_us : time_now_us()) - in->start_us) / 1e6;
     if (rc->json) {
-        json_error_t jerr;
-        json_t *agents = json_loads(in->agents_json, 0, &jerr);
-        json_t *targets = json_loads(in->targets_json, 0, &jerr);
-        struct fl_fault_info fi;
-        fault_decode(in->fault_code, &fi);
-        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:o, s:o, s:I, s:s}",
-                              "id", (json_int_t)in->id, "verdict", in->verdict, "component",
-                              in->component, "fault_code", fault, "level", fi.level, "start",
-                              start, "duration_s", dur, "open", !in->end_us, "agents",
-                              agents ? agents : json_array(), "targets",
-                              targets ? targets : json_array(), "pairs", (json_int_t)in->npairs,
-                              "explanation", in->explanation);
-        json_object_set_new(o, "start_us", json_integer(in->start_us));
-        if (in->end_us) {
-            json_object_set_new(o, "end", json_string(end));
-            json_object_set_new(o, "end_us", json_integer(in->end_us));
-        }
-        json_dumpf(o, stdout, FL_JSON_FLAGS);
-        fputc('\n', stdout);
-        json_decref(o);
-    } else if (rc->detail) {
+        cli_print_json(query_incident_json(in, time_now_us()));    } else if (rc->detail) {
         printf("incident %lld: %s %s\n", (long long)in->id, in->verdict, in->component);
         printf("  %s\n", in->explanation);
         char f[128];
@@ -437,6 +406,63 @@ static int cmd_decode(struct cli *c, int argc, char **argv)
     return known ? 0 : 1;
 }
 
+/* lab: hand over to the lab's scripts (deploy/lab in the source tree, or
+ * where they are installed), telling the scorecard where our binaries are. */
+static int cmd_lab(struct cli *c, int argc, char **argv)
+{
+    (void)c;
+    if (argc < 2) {
+        fprintf(stderr, "usage: faultline lab up|down|status|hosts|fault NAME on|off [ARGS]|"
+                        "score [OPTIONS]\n");
+        return 2;
+    }
+    static const char *const dirs[] = {FL_LAB_SOURCE_DIR, FL_LAB_INSTALL_DIR};
+    const char *script = strcmp(argv[1], "score") == 0 ? "score.sh" : "lab.sh";
+    char path[PATH_MAX] = "";
+    for (size_t i = 0; i < 2 && !path[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dirs[i], script);
+        if (access(path, R_OK) != 0)
+            path[0] = '\0';
+    }
+    if (!path[0]) {
+        fprintf(stderr, "faultline: lab: %s is not in %s or %s\n", script, dirs[0], dirs[1]);
+        return 1;
+    }
+    /* Our build tree, when this binary runs from one. */
+    char exe[PATH_MAX], build[PATH_MAX], probe[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    build[0] = '\0';
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(build, sizeof build, "%s", dirname(dirname(exe)));
+        snprintf(probe, sizeof probe, "%s/collector/faultline-collector", build);
+        if (access(probe, X_OK) != 0)
+            build[0] = '\0';
+    }
+    char **args = calloc((size_t)argc + 4, sizeof *args);
+    if (!args)
+        return 1;
+    size_t k = 0;
+    args[k++] = "bash";
+    args[k++] = path;
+    if (strcmp(argv[1], "score") == 0) {
+        if (build[0]) {
+            args[k++] = "--build";
+            args[k++] = build;
+        }
+        for (int i = 2; i < argc; i++)
+            args[k++] = argv[i];
+    } else {
+        for (int i = 1; i < argc; i++)
+            args[k++] = argv[i];
+    }
+    args[k] = NULL;
+    execvp("bash", args);
+    fprintf(stderr, "faultline: lab: cannot run bash: %s\n", strerror(errno));
+    free(args);
+    return 1;
+}
+
 static const struct {
     const char *name;
     int (*run)(struct cli *c, int argc, char **argv);
@@ -446,6 +472,7 @@ static const struct {
     {"incidents", cmd_incidents},
     {"incident", cmd_incident},
     {"decode", cmd_decode},
+    {"lab", cmd_lab},
 };
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@
 struct collector_config {
     char *listen;    /* ZeroMQ endpoint agents connect to */
     char *database;  /* SQLite file */
+    char *http_listen; /* HTTP API address; "" when off */
     int sync_normal; /* synchronous=NORMAL: faster, not power-loss safe */
     int64_t stats_interval_us;
     int64_t evaluate_interval_us; /* how often failures are correlated into incidents */

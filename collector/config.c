@@ -12,6 +12,7 @@ void collector_config_defaults(struct collector_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->listen = strdup("tcp://*:5555");
     cfg->database = strdup("/var/lib/faultline/faultline.db");
+    cfg->http_listen = strdup("127.0.0.1:9105");
     cfg->stats_interval_us = 60 * 1000000LL;
     cfg->evaluate_interval_us = 1000000;
     correlate_config_defaults(&cfg->corr);
@@ -21,6 +22,7 @@ void collector_config_free(struct collector_config *cfg)
 {
     free(cfg->listen);
     free(cfg->database);
+    free(cfg->http_listen);
     for (size_t i = 0; i < cfg->nsinks; i++) {
         free(cfg->sinks[i].url);
         for (char **a = cfg->sinks[i].argv; a && *a; a++)
@@ -89,6 +91,8 @@ static const struct cfg_field config_corr_fields[] = {
      offsetof(struct correlate_config, target_min_regions), &config_count_range},
     {"resolver_min_names", cfg_parse_int,
      offsetof(struct correlate_config, resolver_min_names), &config_count_range},
+    {"lagging_after", cfg_parse_duration, offsetof(struct correlate_config, lagging_after_us),
+     &config_silent_range},
     {"confirm_after", cfg_parse_duration, offsetof(struct correlate_config, confirm_after_us),
      &config_confirm_range},
     {NULL, NULL, 0, NULL},
@@ -222,6 +226,7 @@ static const struct cfg_range config_eval_range = {100000, 3600 * 1000000LL};
 static const struct cfg_field config_fields[] = {
     {"listen", cfg_parse_string, offsetof(struct collector_config, listen), NULL},
     {"database", cfg_parse_string, offsetof(struct collector_config, database), NULL},
+    {"http_listen", cfg_parse_string, offsetof(struct collector_config, http_listen), NULL},
     {"synchronous", config__sync, offsetof(struct collector_config, sync_normal), NULL},
     {"stats_interval", cfg_parse_duration, offsetof(struct collector_config, stats_interval_us),
      &config_stats_range},

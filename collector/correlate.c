@@ -15,6 +15,7 @@
 struct corr_agent {
     char name[CORR_NAME / 2], region[32];
     int64_t last_seen;
+    int64_t lag_us; /* delivery delay of its latest result */
 };
 
 struct corr_pair {
@@ -62,6 +63,7 @@ void correlate_config_defaults(struct correlate_config *cfg)
     cfg->target_min_regions = 2;
     cfg->resolver_min_names = 2;
     cfg->confirm_after_us = 3 * 1000000LL;
+    cfg->lagging_after_us = 5 * 1000000LL;
 }
 
 struct correlate *correlate_new(const struct correlate_config *cfg)
@@ -265,6 +267,8 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
         return;
     if (in->ts_us > c->agents[a].last_seen)
         c->agents[a].last_seen = in->ts_us;
+    if (in->received_us)
+        c->agents[a].lag_us = in->received_us - in->ts_us - (int64_t)in->duration_us;
     struct corr_pair *p = corr__pair(c, a, in);
     if (!p)
         return;
@@ -339,6 +343,13 @@ static int corr__reached_by_other(const struct correlate *c, const struct corr_p
 static int corr__silent(const struct correlate *c, size_t a, int64_t now)
 {
     return now - c->agents[a].last_seen > c->cfg.silent_after_us;
+}
+
+/* Its results reach us late: whatever it says now, its own link (or its
+ * region's) is in trouble, and what others see of its host is that too. */
+static int corr__lagging(const struct correlate *c, size_t a)
+{
+    return c->agents[a].lag_us > c->cfg.lagging_after_us;
 }
 
 static void corr__silent_agents(struct correlate *c, int64_t now, struct corr_diagnosis *out,
@@ -429,7 +440,7 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
         for (size_t a = 0; a < c->nagents; a++) {
             if (strcmp(c->agents[a].region, r))
                 continue;
-            if (corr__silent(c, a, now)) { /* cut off from the collector too */
+            if (corr__silent(c, a, now) || corr__lagging(c, a)) { /* its reports suffer too */
                 live++;
                 bad++;
                 continue;
@@ -458,7 +469,8 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
             continue;
         size_t nsilent = 0;
         for (size_t a = 0; a < c->nagents; a++)
-            nsilent += !strcmp(c->agents[a].region, r) && corr__silent(c, a, now);
+            nsilent += !strcmp(c->agents[a].region, r) &&
+                       (corr__silent(c, a, now) || corr__lagging(c, a));
         /* Every other region fails toward R; something outside R works. */
         char others[CORR_MAX_NAMES][CORR_NAME];
         size_t nothers = 0, toward = 0;
@@ -498,7 +510,7 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
             d->fault = FL_FAULT_AGENT_SILENT;
         snprintf(d->explanation, sizeof d->explanation,
                  "%s's uplink: its %zu agents fail toward most of what lies outside it (%zu "
-                 "silent) and %zu other region%s fail toward it (%zu pairs); the rest of the "
+                 "silent or late) and %zu other region%s fail toward it (%zu pairs); the rest of the "
                  "fleet works",
                  r, live, nsilent, nothers, nothers > 1 ? "s" : "", d->npairs);
     }
@@ -740,7 +752,8 @@ static int corr__quiet_agent_host(const struct correlate *c, const char *target,
         return 0;
     for (size_t a = 0; a < c->nagents; a++)
         if (!strcmp(c->agents[a].name, h->agent))
-            return now - c->agents[a].last_seen > c->cfg.silent_after_us / 2;
+            return now - c->agents[a].last_seen > c->cfg.silent_after_us / 2 ||
+                   corr__lagging(c, a);
     return 0;
 }
 

@@ -51,6 +51,7 @@ struct correlate_config {
     int64_t target_min_regions; /* TARGET: failing agents in at least this many regions (2) */
     int64_t resolver_min_names; /* DNS_RESOLVER: names failing through one server (2) */
     int64_t confirm_after_us;   /* incidents: a diagnosis held this long opens one (3 s) */
+    int64_t lagging_after_us;   /* results arriving this late: the agent's link is in trouble (5 s) */
 };
 
 void correlate_config_defaults(struct correlate_config *cfg);
@@ -67,6 +68,8 @@ struct corr_input {
     int black_hole;              /* mtu result that names a black hole */
     int64_t ts_us;               /* when the probe ran; much older than the agent's last
                                   * sign of life: history, left out of health */
+    uint32_t duration_us;        /* how long it ran */
+    int64_t received_us;         /* when the collector got it (0: unknown) */
 };
 
 #define CORR_MAX_NAMES 64

@@ -161,6 +161,7 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
 {
     if (!in->corr)
         return;
+    int64_t now_us = time_now_us();
     for (size_t i = 0; i < b->n_results; i++) {
         const fl_result *r = b->results[i];
         struct corr_input ci = {
@@ -168,7 +169,7 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
             .address = r->address, .probe = r->probe,
             .ok = r->status == FAULTLINE__STATUS__STATUS_OK, .fault = (uint16_t)r->fault_code,
             .black_hole = r->detail_case == FAULTLINE__RESULT__DETAIL_MTU && r->mtu->black_hole,
-            .ts_us = r->start_us,
+            .ts_us = r->start_us, .duration_us = r->duration_us, .received_us = now_us,
         };
         correlate_result(in->corr, &ci);
     }

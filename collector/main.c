@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "alert.h"
+#include "api.h"
 #include "collector.h"
 #include "correlate.h"
 #include "incident.h"
@@ -36,7 +37,9 @@ static void usage(FILE *f)
             "  --config.file FILE   YAML configuration (docs/configuration.md)\n"
             "  --config.check       validate the configuration, print \"configuration OK\"\n"
             "  --listen ENDPOINT    where agents connect (default tcp://*:5555)\n"
-            "  --database FILE      SQLite file (default /var/lib/faultline/faultline.db)\n");
+            "  --database FILE      SQLite file (default /var/lib/faultline/faultline.db)\n"
+            "  --http.listen ADDR   HTTP API, /metrics and the page (default 127.0.0.1:9105,\n"
+            "                       \"\" turns it off)\n");
 }
 
 static void collector_log_stats(const struct ingest_counters *c, const struct alert_counters *a)
@@ -105,19 +108,21 @@ static void collector_evaluate(struct store *st, struct correlate *corr,
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LISTEN, OPT_DB, OPT_LEVEL, OPT_FORMAT, OPT_VERSION };
+    enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LISTEN, OPT_DB, OPT_HTTP, OPT_LEVEL, OPT_FORMAT,
+           OPT_VERSION };
     static const struct option opts[] = {
         {"config.file", required_argument, NULL, OPT_CONFIG},
         {"config.check", no_argument, NULL, OPT_CHECK},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"database", required_argument, NULL, OPT_DB},
+        {"http.listen", required_argument, NULL, OPT_HTTP},
         {"log.level", required_argument, NULL, OPT_LEVEL},
         {"log.format", required_argument, NULL, OPT_FORMAT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_file = NULL, *listen = NULL, *database = NULL;
+    const char *config_file = NULL, *listen = NULL, *database = NULL, *http = NULL;
     int check = 0, opt;
     enum fl_log_level level = FL_LOG_INFO;
     enum fl_log_format format = FL_LOG_LOGFMT;
@@ -127,6 +132,7 @@ int main(int argc, char **argv)
         case OPT_CHECK: check = 1; break;
         case OPT_LISTEN: listen = optarg; break;
         case OPT_DB: database = optarg; break;
+        case OPT_HTTP: http = optarg; break;
         case OPT_LEVEL:
         case OPT_FORMAT:
             if (log_flag("faultline-collector", opt == OPT_LEVEL ? "log.level" : "log.format", optarg, &level,
@@ -163,6 +169,10 @@ int main(int argc, char **argv)
         free(cfg.database);
         cfg.database = strdup(database);
     }
+    if (http) {
+        free(cfg.http_listen);
+        cfg.http_listen = strdup(http);
+    }
     if (check) {
         printf("configuration OK\n");
         collector_config_free(&cfg);
@@ -177,6 +187,7 @@ int main(int argc, char **argv)
     struct correlate *corr = NULL;
     struct incidents *inc = NULL;
     struct alerter *alerts = NULL;
+    struct api *api = NULL;
     struct store_opts so = {.path = cfg.database, .sync_normal = cfg.sync_normal};
     struct store *st = store_open(&so, err, sizeof err);
     if (!st) {
@@ -202,30 +213,49 @@ int main(int argc, char **argv)
     if (!in || !alerts)
         goto out;
     incidents_foreach_open(inc, collector_adopt, alerts);
+    if (cfg.http_listen[0]) {
+        struct api_sources src = {.st = st, .ingest = ingest_counters(in),
+                                  .alerts = alerter_counters(alerts)};
+        api = api_new(cfg.http_listen, &src, err, sizeof err);
+        if (!api) {
+            log_error("HTTP API: %s", err);
+            goto out;
+        }
+    }
 
     struct sigaction sa = {.sa_handler = collector_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    log_info("faultline-collector %s listening on %s, database %s (synchronous=%s)", FL_VERSION,
-             cfg.listen, cfg.database, cfg.sync_normal ? "normal" : "full");
+    log_info("faultline-collector %s listening on %s, database %s (synchronous=%s), HTTP %s, "
+             "%zu alert sink%s",
+             FL_VERSION, cfg.listen, cfg.database, cfg.sync_normal ? "normal" : "full",
+             api ? cfg.http_listen : "off", cfg.nsinks, cfg.nsinks == 1 ? "" : "s");
 
     uint64_t next_stats = time_mono_ns() + (uint64_t)cfg.stats_interval_us * 1000;
     uint64_t next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
     int backoff_ms = 0;
     while (!collector_stop) {
-        zmq_pollitem_t items[1 + 16] = {{.socket = sock, .events = ZMQ_POLLIN}};
-        size_t nalert = alerter_pollitems(alerts, items + 1, 16);
+        /* The agents' socket, the HTTP API's epoll fd when it is on, then
+         * the alert sinks' sockets. */
+        zmq_pollitem_t items[2 + 16] = {{.socket = sock, .events = ZMQ_POLLIN}};
+        size_t nfixed = 1;
+        if (api)
+            items[nfixed++] = (zmq_pollitem_t){.fd = api_fd(api), .events = ZMQ_POLLIN};
+        size_t nalert = alerter_pollitems(alerts, items + nfixed, 16);
         /* After a store failure (disk full, lock) wait before taking more
          * messages: they would fail the same way.  Agents keep them. */
         if (backoff_ms)
-            zmq_poll(items + 1, (int)nalert, backoff_ms);
+            zmq_poll(items + 1, (int)(nfixed - 1 + nalert), backoff_ms);
         uint64_t now_ns = time_mono_ns();
         long wait_ms = next_eval > now_ns ? (long)((next_eval - now_ns) / 1000000) + 1 : 0;
-        long alert_ms = alerter_timeout_ms(alerts, time_now_us());
-        if (alert_ms >= 0 && alert_ms < wait_ms)
-            wait_ms = alert_ms;
-        int n = zmq_poll(items, (int)(1 + nalert), wait_ms);
+        long t = alerter_timeout_ms(alerts, time_now_us());
+        if (t >= 0 && t < wait_ms)
+            wait_ms = t;
+        t = api ? api_timeout_ms(api) : -1;
+        if (t >= 0 && t < wait_ms)
+            wait_ms = t;
+        int n = zmq_poll(items, (int)(nfixed + nalert), wait_ms);
         if (n < 0 && errno != EINTR) {
             log_error("zmq_poll: %s", zmq_strerror(errno));
             break;
@@ -240,7 +270,10 @@ int main(int argc, char **argv)
             collector_evaluate(st, corr, &inc, alerts, cfg.corr.confirm_after_us);
             next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
         }
-        alerter_run(alerts, items + 1, n > 0 ? nalert : 0, time_now_us());
+        /* Between transactions: the API reads a consistent store. */
+        if (api)
+            api_run(api);
+        alerter_run(alerts, items + nfixed, n > 0 ? nalert : 0, time_now_us());
         if (time_mono_ns() >= next_stats) {
             collector_log_stats(ingest_counters(in), alerter_counters(alerts));
             next_stats = time_mono_ns() + (uint64_t)cfg.stats_interval_us * 1000;
@@ -250,6 +283,7 @@ int main(int argc, char **argv)
     log_info("faultline-collector stopping (signal %d)", (int)collector_stop);
     rc = 0;
 out:
+    api_destroy(&api);
     alerter_destroy(&alerts);
     ingest_destroy(&in);
     incidents_free(&inc);

@@ -294,6 +294,32 @@ static void region_cut_off_entirely_is_one_region_not_two_agents(void **state)
     assert_non_null(strstr(diag[0].explanation, "2 silent"));
 }
 
+/* A lossy uplink: r2's reports arrive 8 s late and still say little is
+ * wrong, while everyone else fails toward r2a1.  Its region, not r2a1. */
+static void late_reports_count_against_their_region(void **state)
+{
+    for (int a = 0; a < 6; a++)
+        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    rounds(3, none);
+    for (int i = 0; i < 4; i++) {
+        for (int a = 0; a < 6; a++) {
+            int r2 = !strncmp(agents[a], "r2", 2);
+            struct corr_input in = {.agent = agents[a], .region = region_of(agents[a]),
+                                    .target = "web:80", .target_region = "",
+                                    .address = "10.0.0.1", .probe = TCP, .ok = 1,
+                                    .ts_us = r2 ? now - 8 * S : now, .received_us = now};
+            correlate_result(c, &in);
+            if (!r2)
+                feed(agents[a], "r2a1", "r2", "10.0.0.2", ICMP, 0);
+        }
+        now += 2 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_REGION);
+    assert_string_equal(diag[0].component, "r2");
+    assert_non_null(strstr(diag[0].explanation, "2 silent or late"));
+}
+
 static void services_of_one_host_are_one_target(void **state)
 {
     for (int i = 0; i < 3; i++) {
@@ -373,6 +399,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(late_reports_count_against_their_region, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(region_cut_off_entirely_is_one_region_not_two_agents,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(one_server_zone_then_resolver, setup, teardown),

@@ -1,0 +1,519 @@
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "query.h"
+#include "resultfmt.h"
+#include "timeutil.h"
+
+#define API_MAX_LIMIT 10000
+
+struct api {
+    struct MHD_Daemon *d;
+    struct api_sources src;
+};
+
+/* ---- parameters ----------------------------------------------------------------- */
+
+void api_query_init(struct api_query *q, enum api_query_kind kind)
+{
+    memset(q, 0, sizeof *q);
+    q->incidents.limit = 100;
+    q->results.limit = 100;
+    (void)kind;
+}
+
+static int api__error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int api__error(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int api__time(const char *key, const char *value, int64_t now_us, int64_t *out, char *err,
+                     size_t errlen)
+{
+    if (value && time_parse_point(value, now_us, out) == 0)
+        return 0;
+    return api__error(err, errlen, "%s: '%.64s' is not a time (10m, 2026-11-22T10:00:00Z, @1763800000)",
+                      key, value ? value : "");
+}
+
+static int api__limit(const char *value, int64_t *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long long v = value ? strtoll(value, &end, 10) : -1;
+    if (!value || errno || end == value || *end || v < 1 || v > API_MAX_LIMIT)
+        return api__error(err, errlen, "limit: '%.64s' is not a count from 1 to %d",
+                          value ? value : "", API_MAX_LIMIT);
+    *out = v;
+    return 0;
+}
+
+static int api__text(const char *key, const char *value, const char **out, char *err,
+                     size_t errlen)
+{
+    if (!value || !value[0] || strlen(value) > 255)
+        return api__error(err, errlen, "%s: expected 1 to 255 characters", key);
+    *out = value;
+    return 0;
+}
+
+int api_query_param(struct api_query *q, enum api_query_kind kind, const char *key,
+                    const char *value, int64_t now_us, char *err, size_t errlen)
+{
+    int incidents = kind == API_QUERY_INCIDENTS, results = kind == API_QUERY_RESULTS;
+    if (!strcmp(key, "since") || !strcmp(key, "until")) {
+        int64_t t;
+        if (api__time(key, value, now_us, &t, err, errlen))
+            return -1;
+        int since = key[0] == 's';
+        if (incidents)
+            *(since ? &q->incidents.since_us : &q->incidents.until_us) = t;
+        else if (results)
+            *(since ? &q->results.since_us : &q->results.until_us) = t;
+        else
+            *(since ? &q->since_us : &q->until_us) = t;
+        return 0;
+    }
+    if (!strcmp(key, "limit") && (incidents || results))
+        return api__limit(value, incidents ? &q->incidents.limit : &q->results.limit, err,
+                          errlen);
+    if (incidents && !strcmp(key, "verdict"))
+        return api__text(key, value, &q->incidents.verdict, err, errlen);
+    if (incidents && !strcmp(key, "component"))
+        return api__text(key, value, &q->incidents.component, err, errlen);
+    if (incidents && !strcmp(key, "open")) {
+        if (!value || (strcmp(value, "1") && strcmp(value, "true") && strcmp(value, "0") &&
+                       strcmp(value, "false")))
+            return api__error(err, errlen, "open: '%.64s' is not true or false",
+                              value ? value : "");
+        q->incidents.open_only = value[0] == '1' || value[0] == 't';
+        return 0;
+    }
+    if (results && !strcmp(key, "agent"))
+        return api__text(key, value, &q->results.agent, err, errlen);
+    if (results && !strcmp(key, "target"))
+        return api__text(key, value, &q->results.target, err, errlen);
+    if (results && !strcmp(key, "probe")) {
+        if (!value || !(q->results.probe = resultfmt_probe_parse(value)))
+            return api__error(err, errlen, "probe: unknown probe '%.64s'", value ? value : "");
+        return 0;
+    }
+    if (results && !strcmp(key, "status")) {
+        if (value && !strcmp(value, "notok"))
+            q->results.status = -1;
+        else if (!value || !(q->results.status = resultfmt_status_parse(value)))
+            return api__error(err, errlen, "status: '%.64s' is not ok, fail, error or notok",
+                              value ? value : "");
+        return 0;
+    }
+    return api__error(err, errlen, "unknown parameter '%.64s'", key);
+}
+
+/* ---- responses -------------------------------------------------------------------- */
+
+static enum MHD_Result api__send(struct MHD_Connection *conn, unsigned status, const char *type,
+                                 char *body)
+{
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result api__json(struct MHD_Connection *conn, unsigned status, json_t *o)
+{
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body)
+        return api__send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+                         strdup("{\"error\":\"out of memory\"}"));
+    return api__send(conn, status, "application/json", body);
+}
+
+static enum MHD_Result api__fail(struct MHD_Connection *conn, unsigned status, const char *why)
+{
+    return api__json(conn, status, json_pack("{s:s}", "error", why));
+}
+
+struct api__params {
+    struct api_query q;
+    enum api_query_kind kind;
+    int64_t now_us;
+    char err[256];
+    int bad;
+};
+
+static enum MHD_Result api__param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct api__params *p = cls;
+    if (p->bad)
+        return MHD_NO;
+    if (api_query_param(&p->q, p->kind, key, value, p->now_us, p->err, sizeof p->err) != 0) {
+        p->bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static int api__collect(void *ctx, const struct store_incident *in)
+{
+    json_array_append_new(ctx, query_incident_json(in, time_now_us()));
+    return 0;
+}
+
+static int api__collect_result(void *ctx, const struct store_result_row *row)
+{
+    json_array_append_new(ctx, query_result_json(row));
+    return 0;
+}
+
+static int api__collect_agent(void *ctx, const struct store_agent_row *row)
+{
+    json_array_append_new(ctx, query_agent_json(row, time_now_us()));
+    return 0;
+}
+
+/* ---- /metrics ------------------------------------------------------------------------- */
+
+struct api__buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+};
+
+static void api__printf(struct api__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void api__printf(struct api__buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = b->oom ? 0 : vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (b->oom || n < 0)
+            return;
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+/* A label value: \, " and newline escaped. */
+static void api__label(struct api__buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            api__printf(b, "\\%c", *v);
+        else if (*v == '\n')
+            api__printf(b, "\\n");
+        else
+            api__printf(b, "%c", *v);
+    }
+}
+
+static void api__family(struct api__buf *b, const char *name, const char *type, const char *help)
+{
+    api__printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int api__metric_agent(void *ctx, const struct store_agent_row *row)
+{
+    struct api__buf *b = ctx;
+    api__printf(b, "faultline_agent_last_seen_timestamp_seconds{agent=\"");
+    api__label(b, row->name);
+    api__printf(b, "\"} %.3f\n", (double)row->last_seen_us / 1e6);
+    return 0;
+}
+
+struct api__open_count {
+    char verdict[32][32];
+    long count[32];
+    size_t n;
+};
+
+static int api__count_open(void *ctx, const struct store_incident *in)
+{
+    struct api__open_count *oc = ctx;
+    size_t i = 0;
+    while (i < oc->n && strcmp(oc->verdict[i], in->verdict))
+        i++;
+    if (i == oc->n) {
+        if (oc->n == 32)
+            return 0;
+        snprintf(oc->verdict[oc->n++], sizeof oc->verdict[0], "%s", in->verdict);
+    }
+    oc->count[i]++;
+    return 0;
+}
+
+static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn)
+{
+    struct api__buf b = {0};
+    const struct ingest_counters *ic = api->src.ingest;
+    api__family(&b, "faultline_messages_received_total", "counter", "Envelopes received from agents.");
+    api__printf(&b, "faultline_messages_received_total %llu\n", (unsigned long long)ic->messages);
+    api__family(&b, "faultline_messages_rejected_total", "counter", "Envelopes rejected, by reason.");
+    for (int i = 1; i < WIRE_NSTATUS; i++)
+        api__printf(&b, "faultline_messages_rejected_total{reason=\"%s\"} %llu\n",
+                    wire_status_name((enum wire_status)i), (unsigned long long)ic->rejected[i]);
+    api__family(&b, "faultline_results_stored_total", "counter", "Results stored.");
+    api__printf(&b, "faultline_results_stored_total %llu\n", (unsigned long long)ic->results_stored);
+    api__family(&b, "faultline_results_duplicate_total", "counter", "Results received again and ignored.");
+    api__printf(&b, "faultline_results_duplicate_total %llu\n",
+                (unsigned long long)ic->results_duplicate);
+    api__family(&b, "faultline_commit_failures_total", "counter", "Store transactions that failed.");
+    api__printf(&b, "faultline_commit_failures_total %llu\n", (unsigned long long)ic->commit_failures);
+    const struct alert_counters *ac = api->src.alerts;
+    api__family(&b, "faultline_alerts_delivered_total", "counter", "Alert events delivered by the sinks.");
+    api__printf(&b, "faultline_alerts_delivered_total %llu\n", (unsigned long long)ac->delivered);
+    api__family(&b, "faultline_alert_delivery_failures_total", "counter", "Alert deliveries that failed (and are retried).");
+    api__printf(&b, "faultline_alert_delivery_failures_total %llu\n",
+                (unsigned long long)ac->failed_attempts);
+    api__family(&b, "faultline_alerts_dropped_total", "counter", "Alert events given up.");
+    api__printf(&b, "faultline_alerts_dropped_total %llu\n", (unsigned long long)ac->dropped);
+    struct api__open_count oc = {.n = 0};
+    struct store_incident_filter f = {.open_only = 1};
+    store_query_incidents(api->src.st, &f, api__count_open, &oc);
+    api__family(&b, "faultline_incidents_open", "gauge", "Incidents open now, by verdict.");
+    static const char *const verdicts[] = {"AGENT", "REGION", "MTU_BLACKHOLE", "DNS_RESOLVER",
+                                           "DNS_ZONE", "PATH", "TARGET"};
+    for (size_t v = 0; v < sizeof verdicts / sizeof verdicts[0]; v++) {
+        long n = 0;
+        for (size_t i = 0; i < oc.n; i++)
+            if (!strcmp(oc.verdict[i], verdicts[v]))
+                n = oc.count[i];
+        api__printf(&b, "faultline_incidents_open{verdict=\"%s\"} %ld\n", verdicts[v], n);
+    }
+    api__family(&b, "faultline_agent_last_seen_timestamp_seconds", "gauge",
+                "When each agent was last heard from (unix seconds).");
+    store_query_agents(api->src.st, api__metric_agent, &b);
+    if (b.oom) {
+        free(b.s);
+        return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    return api__send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                     b.s ? b.s : strdup(""));
+}
+
+/* ---- the page -------------------------------------------------------------------------- */
+
+static const char api_page[] =
+    "<!doctype html><html><head><meta charset=\"utf-8\"><title>faultline</title>"
+    "<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}"
+    ".open{color:#b00;font-weight:bold}</style></head><body><h1>faultline</h1>"
+    "<h2>Incidents</h2><table id=\"inc\"><tr><th>id</th><th>verdict</th><th>component</th>"
+    "<th>fault</th><th>start</th><th>duration</th><th>state</th><th>explanation</th></tr></table>"
+    "<h2>Last 24 hours</h2><pre id=\"sum\"></pre><script>"
+    "function esc(s){return String(s).replace(/[&<>\"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','\"':'&quot;'}[c]))}"
+    "async function load(){const r=await fetch('api/v1/incidents?limit=50');const a=await r.json();"
+    "const t=document.getElementById('inc');while(t.rows.length>1)t.deleteRow(1);"
+    "for(const i of a){const row=t.insertRow();row.innerHTML=[i.id,i.verdict,i.component,i.fault_code,"
+    "i.start,Math.round(i.duration_s)+' s',i.open?'<span class=open>OPEN</span>':'closed',i.explanation]"
+    ".map((v,k)=>'<td>'+(k==6?v:esc(v))+'</td>').join('')}"
+    "const s=await (await fetch('api/v1/summary?since=24h')).json();"
+    "document.getElementById('sum').textContent=JSON.stringify(s.by_verdict,null,1)}"
+    "load();setInterval(load,5000)</script></body></html>";
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+static enum MHD_Result api__handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    struct api *api = cls;
+    if (!*con_cls) { /* first call: headers only */
+        *con_cls = api;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0; /* nothing here takes a body */
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return api__fail(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET");
+    if (!strcmp(url, "/healthz"))
+        return api__send(conn, MHD_HTTP_OK, "text/plain", strdup("ok\n"));
+    if (!strcmp(url, "/"))
+        return api__send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", strdup(api_page));
+    if (!strcmp(url, "/metrics"))
+        return api__metrics(api, conn);
+    if (!strcmp(url, "/api/v1/agents")) {
+        json_t *a = json_array();
+        if (store_query_agents(api->src.st, api__collect_agent, a) != 0) {
+            json_decref(a);
+            return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
+        }
+        return api__json(conn, MHD_HTTP_OK, a);
+    }
+    if (!strncmp(url, "/api/v1/incidents/", 18)) {
+        char *end;
+        errno = 0;
+        long long id = strtoll(url + 18, &end, 10);
+        if (errno || end == url + 18 || *end || id <= 0)
+            return api__fail(conn, MHD_HTTP_BAD_REQUEST, "incident id: expected a positive number");
+        struct store_incident_filter f = {.id = id};
+        json_t *a = json_array();
+        store_query_incidents(api->src.st, &f, api__collect, a);
+        json_t *one = json_array_size(a) ? json_incref(json_array_get(a, 0)) : NULL;
+        json_decref(a);
+        return one ? api__json(conn, MHD_HTTP_OK, one)
+                   : api__fail(conn, MHD_HTTP_NOT_FOUND, "no such incident");
+    }
+    struct api__params p = {.now_us = time_now_us()};
+    if (!strcmp(url, "/api/v1/incidents"))
+        p.kind = API_QUERY_INCIDENTS;
+    else if (!strcmp(url, "/api/v1/results"))
+        p.kind = API_QUERY_RESULTS;
+    else if (!strcmp(url, "/api/v1/summary"))
+        p.kind = API_QUERY_SUMMARY;
+    else
+        return api__fail(conn, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    api_query_init(&p.q, p.kind);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api__param, &p);
+    if (p.bad)
+        return api__fail(conn, MHD_HTTP_BAD_REQUEST, p.err);
+    json_t *out = NULL;
+    int rc = 0;
+    if (p.kind == API_QUERY_INCIDENTS) {
+        out = json_array();
+        rc = store_query_incidents(api->src.st, &p.q.incidents, api__collect, out);
+    } else if (p.kind == API_QUERY_RESULTS) {
+        out = json_array();
+        rc = store_query_results(api->src.st, &p.q.results, api__collect_result, out);
+    } else {
+        out = query_summary(api->src.st, p.q.since_us, p.q.until_us, p.now_us);
+        rc = out ? 0 : -1;
+    }
+    if (rc != 0) {
+        json_decref(out);
+        return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
+    }
+    return api__json(conn, MHD_HTTP_OK, out);
+}
+
+/* ---- life -------------------------------------------------------------------------------- */
+
+static int api__addr(const char *addr, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    char host[128];
+    const char *colon = strrchr(addr, ':');
+    if (!colon || (size_t)(colon - addr) >= sizeof host)
+        return api__error(err, errlen, "'%s': expected HOST:PORT, [V6]:PORT or :PORT", addr);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port < 1 || port > 65535)
+        return api__error(err, errlen, "'%s': bad port", addr);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    size_t hl = strlen(host);
+    if (hl == 0 || !strcmp(host, "*")) {
+        in6->sin6_family = AF_INET6; /* both families */
+        in6->sin6_addr = in6addr_any;
+        in6->sin6_port = htons((uint16_t)port);
+    } else if (host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+            return api__error(err, errlen, "'%s': not an IPv6 address", addr);
+    } else {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &in4->sin_addr) != 1)
+            return api__error(err, errlen, "'%s': not an IPv4 address", addr);
+    }
+    return 0;
+}
+
+struct api *api_new(const char *addr, const struct api_sources *src, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    if (api__addr(addr, &ss, err, errlen) != 0)
+        return NULL;
+    struct api *api = calloc(1, sizeof *api);
+    if (!api)
+        return NULL;
+    api->src = *src;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6 | MHD_USE_DUAL_STACK;
+    api->d = MHD_start_daemon(flags, 0, NULL, NULL, api__handle, api, MHD_OPTION_SOCK_ADDR,
+                              (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_END);
+    if (!api->d) {
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
+        free(api);
+        return NULL;
+    }
+    return api;
+}
+
+void api_destroy(struct api **papi)
+{
+    if (!papi || !*papi)
+        return;
+    MHD_stop_daemon((*papi)->d);
+    free(*papi);
+    *papi = NULL;
+}
+
+int api_fd(const struct api *api)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(api->d, MHD_DAEMON_INFO_EPOLL_FD);
+    return i ? i->epoll_fd : -1;
+}
+
+long api_timeout_ms(const struct api *api)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(api->d, &t) != MHD_YES)
+        return -1;
+    return t > 3600000 ? 3600000 : (long)t;
+}
+
+void api_run(struct api *api)
+{
+    MHD_run(api->d);
+}

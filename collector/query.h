@@ -1,0 +1,24 @@
+/* query: the fault history as JSON, one shape for the CLI (--json) and
+ * the HTTP API, and the fault summary (counts, durations, MTTR). */
+#ifndef FL_QUERY_H
+#define FL_QUERY_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* One row as JSON (new references).  NOW_US: for durations of what is
+ * still open and "ago" fields. */
+json_t *query_incident_json(const struct store_incident *in, int64_t now_us);
+json_t *query_agent_json(const struct store_agent_row *row, int64_t now_us);
+json_t *query_result_json(const struct store_result_row *row);
+
+/* The fault summary of incidents overlapping [SINCE_US, UNTIL_US] (0: no
+ * bound): totals, and per verdict, per component and per region (of the
+ * agents involved) the count, how many are open, the total and longest
+ * duration and the MTTR (mean duration of the closed ones).  NULL with
+ * the store's error on failure. */
+json_t *query_summary(struct store *st, int64_t since_us, int64_t until_us, int64_t now_us);
+
+#endif
