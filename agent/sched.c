@@ -18,6 +18,8 @@
 
 #define SCHED_MAX_ADDRS 8
 #define SCHED_STALE_US (3600 * 1000000LL) /* addresses kept through a resolver outage */
+#define SCHED_STALE_RETRY_US (30 * 1000000LL) /* meanwhile, the resolver is asked this often */
+#define SCHED_RESOLVE_EVERY_US (30 * 1000000LL) /* a name's addresses are reused this long */
 
 struct sched_job {
     struct sched *sched;
@@ -42,6 +44,7 @@ struct sched_job {
     struct sockaddr_storage stale[SCHED_MAX_ADDRS];
     size_t nstale;
     int64_t resolved_us;
+    int64_t stale_until_us; /* resolver failing: use the stale addresses till then */
 };
 
 /* A traceroute or capture window started because a target turned from
@@ -329,16 +332,9 @@ static void sched__remember(struct sched_job *j, const struct addrinfo *res)
     j->resolved_us = time_now_us();
 }
 
-/* The resolver failed without saying the name does not exist (timeout,
- * server down, SERVFAIL): probe the addresses it gave last time, for up to
- * SCHED_STALE_US (as RFC 8767 lets resolvers serve stale data).  A DNS
- * outage is the DNS checks' to report; it should not also make every other
- * check of the fleet fail and hide what the network is doing. */
-static int sched__serve_stale(struct sched_job *j, int status)
+/* Probe the addresses of the last successful resolution. */
+static void sched__run_cached(struct sched_job *j)
 {
-    if (status == UV_EAI_NONAME || status == UV_EAI_NODATA || !j->nstale ||
-        time_now_us() - j->resolved_us > SCHED_STALE_US)
-        return 0;
     struct addrinfo ai[SCHED_MAX_ADDRS];
     for (size_t i = 0; i < j->nstale; i++) {
         memset(&ai[i], 0, sizeof ai[i]);
@@ -348,9 +344,28 @@ static int sched__serve_stale(struct sched_job *j, int status)
                                                              : sizeof(struct sockaddr_in);
         ai[i].ai_next = i + 1 < j->nstale ? &ai[i + 1] : NULL;
     }
+    sched__start_runs(j, ai);
+}
+
+/* The resolver failed without saying the name does not exist (timeout,
+ * server down, SERVFAIL): probe the addresses it gave last time, for up to
+ * SCHED_STALE_US (as RFC 8767 lets resolvers serve stale data).  A DNS
+ * outage is the DNS checks' to report; it should not also make every other
+ * check of the fleet fail and hide what the network is doing. */
+static int sched__serve_stale(struct sched_job *j, int status)
+{
+    if (status == UV_EAI_NONAME || status == UV_EAI_NODATA || !j->nstale ||
+        time_now_us() - j->resolved_us > SCHED_STALE_US) {
+        j->stale_until_us = 0;
+        return 0;
+    }
     log_debug("cannot resolve %s (%s): probing the addresses it had %lld s ago", j->host,
               uv_strerror(status), (long long)((time_now_us() - j->resolved_us) / 1000000));
-    sched__start_runs(j, ai);
+    /* Ask again only now and then: a resolver that times out would
+     * otherwise hold every run (and libuv's few resolver threads). */
+    if (status != 0)
+        j->stale_until_us = time_now_us() + SCHED_STALE_RETRY_US;
+    sched__run_cached(j);
     return 1;
 }
 
@@ -458,6 +473,16 @@ static void sched__run(struct sched_job *j)
         return;
     }
 resolve:
+    /* Addresses resolved lately are used again (a name is asked at most
+     * every SCHED_RESOLVE_EVERY_US, and a failing resolver every
+     * SCHED_STALE_RETRY_US): slow answers must not hold up the probes. */
+    int64_t now = time_now_us();
+    if (j->nstale && now - j->resolved_us < SCHED_STALE_US &&
+        (now - j->resolved_us < SCHED_RESOLVE_EVERY_US || now < j->stale_until_us)) {
+        j->sched->active++;
+        sched__run_cached(j);
+        return;
+    }
     if (j->literal.ai_addr) {
         j->sched->active++;
         if (hints.ai_family != AF_UNSPEC && hints.ai_family != j->literal.ai_family)

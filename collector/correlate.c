@@ -63,7 +63,7 @@ void correlate_config_defaults(struct correlate_config *cfg)
     cfg->target_min_regions = 2;
     cfg->resolver_min_names = 2;
     cfg->confirm_after_us = 3 * 1000000LL;
-    cfg->lagging_after_us = 5 * 1000000LL;
+    cfg->lagging_after_us = 2 * 1000000LL;
 }
 
 struct correlate *correlate_new(const struct correlate_config *cfg)

@@ -51,7 +51,7 @@ struct correlate_config {
     int64_t target_min_regions; /* TARGET: failing agents in at least this many regions (2) */
     int64_t resolver_min_names; /* DNS_RESOLVER: names failing through one server (2) */
     int64_t confirm_after_us;   /* incidents: a diagnosis held this long opens one (3 s) */
-    int64_t lagging_after_us;   /* results arriving this late: the agent's link is in trouble (5 s) */
+    int64_t lagging_after_us;   /* results arriving this late: the agent's link is in trouble (2 s) */
 };
 
 void correlate_config_defaults(struct correlate_config *cfg);
