@@ -42,6 +42,8 @@ static void cli_usage(FILE *f)
             "  incidents root causes found across agents, newest first\n"
             "            --since WHEN --until WHEN --verdict V --component C --open --limit N --json\n"
             "  incident ID  one incident in full [--json]\n"
+            "  summary   the fault report: incidents, open, durations and MTTR per verdict,\n"
+            "            component and region  --since WHEN --until WHEN --json\n"
             "  decode    explain a fault code: decode 0x3795 [--json]; decode --table\n"
             "  lab       the network-namespace lab (root): lab up|down|status|fault ...;\n"
             "            lab score [--json] [--interval 2s] [--healthy SECONDS] [--only A,B]:\n"
@@ -100,6 +102,18 @@ static int cli_no_more_args(const char *cmd, int argc, char **argv)
         return 0;
     fprintf(stderr, "faultline %s: unexpected argument '%s'\n", cmd, argv[optind]);
     return 2;
+}
+
+/* After a command's options: nothing may follow, then the store opens.
+ * NULL with the exit status in *RC (2 usage, 1 no database). */
+static struct store *cli_begin(const struct cli *c, const char *cmd, int argc, char **argv,
+                               int *rc)
+{
+    *rc = 2;
+    if (cli_no_more_args(cmd, argc, argv))
+        return NULL;
+    *rc = 1;
+    return cli_open(c);
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -192,11 +206,10 @@ static int cmd_results(struct cli *c, int argc, char **argv)
         default: return 2;
         }
     }
-    if (cli_no_more_args("results", argc, argv))
-        return 2;
-    struct store *st = cli_open(c);
+    int exit_rc;
+    struct store *st = cli_begin(c, "results", argc, argv, &exit_rc);
     if (!st)
-        return 1;
+        return exit_rc;
     struct results_ctx rc = {.json = c->json};
     int err = store_query_results(st, &f, results_row, &rc);
     if (err)
@@ -316,11 +329,10 @@ static int cmd_incidents(struct cli *c, int argc, char **argv)
         default: return 2;
         }
     }
-    if (cli_no_more_args("incidents", argc, argv))
-        return 2;
-    struct store *st = cli_open(c);
+    int exit_rc;
+    struct store *st = cli_begin(c, "incidents", argc, argv, &exit_rc);
     if (!st)
-        return 1;
+        return exit_rc;
     struct results_ctx rc = {.json = c->json};
     int err = store_query_incidents(st, &f, incidents_row, &rc);
     if (err)
@@ -356,6 +368,83 @@ static int cmd_incident(struct cli *c, int argc, char **argv)
         fprintf(stderr, "faultline incident: no incident %lld\n", id);
         return 1;
     }
+    return 0;
+}
+
+/* ---- summary ----------------------------------------------------------------- */
+
+static void summary_group(json_t *group, const char *title)
+{
+    const char *key;
+    json_t *b;
+    if (!json_object_size(group))
+        return;
+    printf("\n%-40s %9s %5s %10s %10s %10s\n", title, "INCIDENTS", "OPEN", "TOTAL_S",
+           "LONGEST_S", "MTTR_S");
+    json_object_foreach(group, key, b) {
+        json_t *mttr = json_object_get(b, "mttr_s");
+        char m[32] = "-";
+        if (json_is_number(mttr))
+            snprintf(m, sizeof m, "%.1f", json_number_value(mttr));
+        printf("%-40s %9lld %5lld %10.1f %10.1f %10s\n", key,
+               (long long)json_integer_value(json_object_get(b, "incidents")),
+               (long long)json_integer_value(json_object_get(b, "open")),
+               json_number_value(json_object_get(b, "total_duration_s")),
+               json_number_value(json_object_get(b, "longest_s")), m);
+    }
+}
+
+static int cmd_summary(struct cli *c, int argc, char **argv)
+{
+    enum { O_SINCE = 256, O_UNTIL, O_JSON };
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, O_SINCE},
+        {"until", required_argument, NULL, O_UNTIL},
+        {"json", no_argument, NULL, O_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    int64_t now = time_now_us(), since = 0, until = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case O_SINCE:
+        case O_UNTIL:
+            if (cli_time_arg("summary", opt == O_SINCE, optarg, now,
+                             opt == O_SINCE ? &since : &until))
+                return 2;
+            break;
+        case O_JSON: c->json = 1; break;
+        default: return 2;
+        }
+    }
+    int exit_rc;
+    struct store *st = cli_begin(c, "summary", argc, argv, &exit_rc);
+    if (!st)
+        return exit_rc;
+    json_t *sum = query_summary(st, since, until, now);
+    if (!sum) {
+        fprintf(stderr, "faultline summary: query failed: %s\n", store_errmsg(st));
+        store_close(&st);
+        return 1;
+    }
+    store_close(&st);
+    if (c->json) {
+        cli_print_json(sum);
+        return 0;
+    }
+    json_t *total = json_object_get(sum, "total");
+    json_t *mttr = json_object_get(total, "mttr_s");
+    const char *from = json_string_value(json_object_get(sum, "since"));
+    printf("incidents %s to %s: %lld (%lld open), MTTR %s%.1f s\n", from ? from : "(start)",
+           json_string_value(json_object_get(sum, "until")),
+           (long long)json_integer_value(json_object_get(total, "incidents")),
+           (long long)json_integer_value(json_object_get(total, "open")),
+           json_is_number(mttr) ? "" : "- ", json_is_number(mttr) ? json_number_value(mttr) : 0.0);
+    summary_group(json_object_get(sum, "by_verdict"), "VERDICT");
+    summary_group(json_object_get(sum, "by_component"), "COMPONENT");
+    summary_group(json_object_get(sum, "by_region"), "REGION (of the agents involved)");
+    json_decref(sum);
     return 0;
 }
 
@@ -471,6 +560,7 @@ static const struct {
     {"agents", cmd_agents},
     {"incidents", cmd_incidents},
     {"incident", cmd_incident},
+    {"summary", cmd_summary},
     {"decode", cmd_decode},
     {"lab", cmd_lab},
 };

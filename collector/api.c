@@ -310,7 +310,7 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
     struct store_incident_filter f = {.open_only = 1};
     store_query_incidents(api->src.st, &f, api__count_open, &oc);
     api__family(&b, "faultline_incidents_open", "gauge", "Incidents open now, by verdict.");
-    static const char *const verdicts[] = {"AGENT", "REGION", "MTU_BLACKHOLE", "DNS_RESOLVER",
+    static const char *const verdicts[] = {"AGENT", "REGION", "MTU_BLACKHOLE", "DNS_RESOLVER", "DRIFT",
                                            "DNS_ZONE", "PATH", "TARGET"};
     for (size_t v = 0; v < sizeof verdicts / sizeof verdicts[0]; v++) {
         long n = 0;

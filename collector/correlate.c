@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define CORR_BUCKETS 4096
+#define CORR_PROBE_HTTP 3
 #define CORR_PROBE_DNS 4
 #define CORR_PROBE_MTU 5
 #define CORR_PROBE_TRACE 6
@@ -24,6 +25,7 @@ struct corr_pair {
     int probe;
     int failing, fails, oks, black_hole, explained;
     uint16_t fault;
+    char server[64]; /* http: the Server header of the last answer */
     struct corr_pair *next;    /* hash chain */
     struct corr_pair *sibling;    /* ring of the other addresses of (agent, target, probe) */
     struct corr_pair *next_group; /* chain of group heads */
@@ -47,9 +49,9 @@ struct correlate {
 
 const char *correlate_verdict_name(enum corr_verdict v)
 {
-    static const char *const names[] = {"?",        "AGENT", "MTU_BLACKHOLE", "DNS_RESOLVER",
-                                        "DNS_ZONE", "PATH",  "TARGET",        "REGION"};
-    return v >= CORR_AGENT && v <= CORR_REGION ? names[v] : "?";
+    static const char *const names[] = {"?",    "AGENT",  "MTU_BLACKHOLE", "DNS_RESOLVER",
+                                        "DNS_ZONE", "PATH", "TARGET", "REGION", "DRIFT"};
+    return v >= CORR_AGENT && v <= CORR_DRIFT ? names[v] : "?";
 }
 
 void correlate_config_defaults(struct correlate_config *cfg)
@@ -275,6 +277,8 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
     snprintf(p->target_region, sizeof p->target_region, "%s",
              in->target_region ? in->target_region : corr__target_region(c, in->target));
     corr__update(c, p, in);
+    if (in->probe == CORR_PROBE_HTTP && in->server && in->ok)
+        snprintf(p->server, sizeof p->server, "%s", in->server);
     /* A result without an address (the name did not resolve) stands for
      * every address of the target; once an address answers again, the
      * target resolves, and the address-less pair is healthy too. */
@@ -757,8 +761,12 @@ static int corr__quiet_agent_host(const struct correlate *c, const char *target,
     return 0;
 }
 
+/* Does P contact HOST?  A DNS pair asks its server about a name: it
+ * contacts the server, not the host the name is for. */
 static int corr__on_host(const struct corr_pair *p, const void *host)
 {
+    if (p->probe == CORR_PROBE_DNS)
+        return 0;
     char h[CORR_NAME];
     corr__host_of(p->target, h, sizeof h);
     return !strcmp(h, host);
@@ -767,37 +775,134 @@ static int corr__on_host(const struct corr_pair *p, const void *host)
 /* One host failing from agents in several regions: the target.  The
  * services of one host (web:80, http://web/) fail together when the host
  * has trouble, so the host is the component and the services its targets. */
+/* Does every address HOST's pairs probe fail for some agent? */
+static int corr__host_down_everywhere(const struct correlate *c, const char *host)
+{
+    for (size_t i = 0; i < c->npairs; i++) {
+        const struct corr_pair *p = c->pairs[i];
+        if (!p->address[0] || !corr__on_host(p, host))
+            continue;
+        int failing = 0;
+        for (size_t k = 0; k < c->npairs && !failing; k++) {
+            const struct corr_pair *q = c->pairs[k];
+            failing = q->failing && !q->explained && !strcmp(q->address, p->address) &&
+                      corr__on_host(q, host);
+        }
+        if (!failing)
+            return 0;
+    }
+    return 1;
+}
+
+/* One host failing from agents in several regions: the target.  The
+ * services of one host (web:80, http://web/) fail together when the host
+ * has trouble, so the host is the component and the services its targets.
+ * Hosts failing at every address go first and take along the failures of
+ * other names at those addresses (a name with several backends, one of
+ * them this host): the same address is the same machine. */
 static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
                           size_t max)
 {
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < c->npairs; i++) {
+            struct corr_pair *p = c->pairs[i];
+            if (p->explained || !p->failing || corr__quiet_agent_host(c, p->target, now))
+                continue;
+            char host[CORR_NAME];
+            corr__host_of(p->target, host, sizeof host);
+            if (pass == 0 && !corr__host_down_everywhere(c, host))
+                continue;
+            struct corr_spread all, bad;
+            corr__spread(c, 0, corr__on_host, host, &all);
+            corr__spread(c, 1, corr__on_host, host, &bad);
+            if (bad.nregions < (size_t)c->cfg.target_min_regions ||
+                (double)bad.nagents < c->cfg.target_share * (double)all.nagents)
+                continue;
+            struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, host);
+            if (!d)
+                return;
+            for (size_t k = 0; k < c->npairs; k++) {
+                struct corr_pair *q = c->pairs[k];
+                if (!q->explained && q->failing && corr__on_host(q, host))
+                    corr__explain(c, d, q);
+            }
+            if (pass == 0)
+                for (size_t k = 0; k < c->npairs; k++) {
+                    struct corr_pair *q = c->pairs[k];
+                    if (q->explained || !q->failing || !q->address[0])
+                        continue;
+                    for (size_t m = 0; m < c->npairs; m++)
+                        if (c->pairs[m]->explained && c->pairs[m]->address[0] &&
+                            corr__on_host(c->pairs[m], host) &&
+                            !strcmp(c->pairs[m]->address, q->address)) {
+                            corr__explain(c, d, q);
+                            break;
+                        }
+                }
+            char list[200] = "";
+            for (size_t t = 0; t < d->ntargets; t++) {
+                size_t len = strlen(list);
+                snprintf(list + len, sizeof list - len, "%s%s", t ? ", " : "", d->targets[t]);
+            }
+            snprintf(d->explanation, sizeof d->explanation,
+                     "%s fails (%s) from %zu of the %zu agents probing it, in %zu regions", host,
+                     list, bad.nagents, all.nagents, bad.nregions);
+        }
+    }
+}
+
+/* Different Server headers from the addresses behind one HTTP target, in
+ * healthy answers: the backends have drifted apart.  Only addresses (each
+ * as the agents see it, by majority) count, not agents: a proxy in front
+ * of one agent is not drift. */
+static void corr__drift(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
+{
     for (size_t i = 0; i < c->npairs; i++) {
-        struct corr_pair *p = c->pairs[i];
-        if (p->explained || !p->failing || corr__quiet_agent_host(c, p->target, now))
+        const struct corr_pair *p = c->pairs[i];
+        if (p->probe != CORR_PROBE_HTTP || p->failing || !p->server[0])
+            continue;
+        int first = 1;
+        for (size_t k = 0; k < i && first; k++)
+            first = !(c->pairs[k]->probe == CORR_PROBE_HTTP && !strcmp(c->pairs[k]->target, p->target) &&
+                      !c->pairs[k]->failing && c->pairs[k]->server[0]);
+        if (!first)
+            continue;
+        char servers[CORR_MAX_NAMES][CORR_NAME], where[CORR_MAX_NAMES][CORR_NAME];
+        size_t nservers = 0, nwhere = 0;
+        for (size_t k = i; k < c->npairs; k++) {
+            const struct corr_pair *q = c->pairs[k];
+            if (q->probe != CORR_PROBE_HTTP || q->failing || !q->server[0] ||
+                strcmp(q->target, p->target))
+                continue;
+            size_t before = nservers;
+            corr__add_name(servers, &nservers, q->server);
+            if (nservers > before) {
+                char w[CORR_NAME];
+                snprintf(w, sizeof w, "%.60s at %.60s", q->server, q->address);
+                corr__add_name(where, &nwhere, w);
+            }
+        }
+        if (nservers < 2)
             continue;
         char host[CORR_NAME];
         corr__host_of(p->target, host, sizeof host);
-        struct corr_spread all, bad;
-        corr__spread(c, 0, corr__on_host, host, &all);
-        corr__spread(c, 1, corr__on_host, host, &bad);
-        if (bad.nregions < (size_t)c->cfg.target_min_regions ||
-            (double)bad.nagents < c->cfg.target_share * (double)all.nagents)
-            continue;
-        struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, host);
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DRIFT, host);
         if (!d)
             return;
+        d->fault = FL_FAULT_HTTP_DRIFT;
+        corr__add_name(d->targets, &d->ntargets, p->target);
         for (size_t k = i; k < c->npairs; k++) {
-            struct corr_pair *q = c->pairs[k];
-            if (!q->explained && q->failing && corr__on_host(q, host))
-                corr__explain(c, d, q);
+            const struct corr_pair *q = c->pairs[k];
+            if (q->probe == CORR_PROBE_HTTP && !strcmp(q->target, p->target) && q->server[0])
+                corr__add_name(d->agents, &d->nagents, c->agents[q->agent].name);
         }
-        char list[200] = "";
-        for (size_t t = 0; t < d->ntargets; t++) {
+        char list[256] = "";
+        for (size_t w = 0; w < nwhere; w++) {
             size_t len = strlen(list);
-            snprintf(list + len, sizeof list - len, "%s%s", t ? ", " : "", d->targets[t]);
+            snprintf(list + len, sizeof list - len, "%s%s", w ? "; " : "", where[w]);
         }
         snprintf(d->explanation, sizeof d->explanation,
-                 "%s fails (%s) from %zu of the %zu agents probing it, in %zu regions", host,
-                 list, bad.nagents, all.nagents, bad.nregions);
+                 "%s answers with %zu different Server headers: %s", p->target, nservers, list);
     }
 }
 
@@ -814,5 +919,6 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
     corr__dns(c, out, &n, max);
     corr__paths(c, out, &n, max);
     corr__targets(c, now_us, out, &n, max);
+    corr__drift(c, out, &n, max);
     return n;
 }

@@ -22,6 +22,10 @@
  *                  those of S toward R, while a third region reaches both
  *   TARGET         agents in several regions fail toward a host: its
  *                  failing services (web:80, http://web/) are one target
+ * and, from what works rather than what fails:
+ *   DRIFT          the addresses behind one HTTP target answer with
+ *                  different Server headers (one backend left on an old
+ *                  version)
  * Pure: no I/O, no clock; the caller feeds results and says what time it is. */
 #ifndef FL_CORRELATE_H
 #define FL_CORRELATE_H
@@ -37,6 +41,7 @@ enum corr_verdict {
     CORR_PATH,
     CORR_TARGET,
     CORR_REGION,
+    CORR_DRIFT,
 };
 
 const char *correlate_verdict_name(enum corr_verdict v);
@@ -69,6 +74,7 @@ struct corr_input {
     int64_t ts_us;               /* when the probe ran; much older than the agent's last
                                   * sign of life: history, left out of health */
     uint32_t duration_us;        /* how long it ran */
+    const char *server;          /* http: the Server header answered (NULL: none) */
     int64_t received_us;         /* when the collector got it (0: unknown) */
 };
 

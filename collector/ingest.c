@@ -170,6 +170,7 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
             .ok = r->status == FAULTLINE__STATUS__STATUS_OK, .fault = (uint16_t)r->fault_code,
             .black_hole = r->detail_case == FAULTLINE__RESULT__DETAIL_MTU && r->mtu->black_hole,
             .ts_us = r->start_us, .duration_us = r->duration_us, .received_us = now_us,
+            .server = r->detail_case == FAULTLINE__RESULT__DETAIL_HTTP ? r->http->server : NULL,
         };
         correlate_result(in->corr, &ci);
     }

@@ -91,6 +91,8 @@ static const struct fault_err fault_errors[] = {
     {FL_FAULT_HTTP_TIMEOUT, "response timeout", "connected, but the response did not complete within the timeout"},
     {FL_FAULT_HTTP_BODY, "body mismatch", "the body does not contain the expected text"},
     {FL_FAULT_HTTP_PROTOCOL, "protocol error", "an empty, malformed or cut-off HTTP response"},
+    {FL_FAULT_HTTP_DRIFT, "server drift",
+     "the addresses behind one name answer with different Server headers (versions)"},
     {FL_FAULT_TLS_HANDSHAKE, "handshake failed", "the TLS handshake failed"},
     {FL_FAULT_TLS_NAME, "certificate name mismatch", "the certificate is not valid for the host name"},
     {FL_FAULT_TLS_EXPIRED, "certificate expired", "the certificate has expired (or is not valid yet)"},

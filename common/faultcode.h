@@ -69,6 +69,7 @@ enum fl_fault {
     FL_FAULT_HTTP_TIMEOUT = FL_FAULT(0x4, 0x1, 9, 0x2),
     FL_FAULT_HTTP_BODY = FL_FAULT(0x4, 0x1, 7, 0x3),
     FL_FAULT_HTTP_PROTOCOL = FL_FAULT(0x4, 0x1, 8, 0x4),
+    FL_FAULT_HTTP_DRIFT = FL_FAULT(0x4, 0x1, 4, 0x5),
     /* application: TLS */
     FL_FAULT_TLS_HANDSHAKE = FL_FAULT(0x4, 0x2, 10, 0x1),
     FL_FAULT_TLS_NAME = FL_FAULT(0x4, 0x2, 10, 0x2),

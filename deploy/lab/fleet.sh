@@ -48,7 +48,7 @@ checks:
     port: 80
     capture_on_failure: 3s
   - probe: http
-    targets: [web.lab.test]
+    targets: [web.lab.test, app.lab.test]
     timeout: 2s
     retries: 0
   - probe: dns

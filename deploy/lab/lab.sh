@@ -4,7 +4,8 @@
 #   regions r1, r2, r3: a router each (fl-rN) and two agent hosts (fl-rNa1, fl-rNa2)
 #   fl-core:            the core router joining the regions and the services
 #   fl-web:  nginx (Server: nginx/<version>) on :80; :81 closed, :82 dropped, :83 reset
-#   fl-dns:  unbound, authoritative for lab.test (every host has A and AAAA)
+#   fl-dns:  unbound, authoritative for lab.test (every host has A and AAAA; app.lab.test
+#            has web's and far's)
 #   fl-coll: where the collector listens (tcp://coll.lab.test:5555)
 #   fl-mtur: a router whose link to fl-far has MTU 1400; fl-far runs nginx too
 #
@@ -24,6 +25,8 @@
 #   dns-servfail        every name in svc.lab.test answers SERVFAIL (the rest of lab.test works)
 #   mtu-blackhole       fl-mtur drops the ICMP "fragmentation needed"/"packet too big" it sends
 #   slow-http           fl-web answers every request after 6 s
+#   drift               fl-far's nginx stops naming its version (Server: nginx): app.lab.test,
+#                       served by web and far, has backends that answer differently
 set -euo pipefail
 
 P=fl-
@@ -103,9 +106,10 @@ make_certs() {
     done
 }
 
-start_nginx() { # HOST [slow]
-    local h=$1 dir=$STATE/nginx-$1 slow=${2:-}
+start_nginx() { # HOST [slow|drift]
+    local h=$1 dir=$STATE/nginx-$1 slow=${2:-} tokens=on
     mkdir -p "$dir"
+    [ "$slow" = drift ] && { tokens=off; slow=; }
     local body='return 200 "faultline lab: '"$h"'\n";'
     [ -n "$slow" ] && body='echo_sleep 6; echo "faultline lab: '"$h"' (slow)";'
     local tls=""
@@ -129,7 +133,7 @@ http {
     access_log off;
     client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
     fastcgi_temp_path $dir/fastcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-    server_tokens on;
+    server_tokens $tokens;
     server {
         listen 80 default_server; listen [::]:80 default_server;
         location / { default_type text/plain; $body }
@@ -191,6 +195,11 @@ CONF
         for h in "${AGENTS[@]}" "${SERVICES[@]}"; do
             echo "    local-data: \"$h.$ZONE. 300 IN A $(addr4 "$h")\""
             echo "    local-data: \"$h.$ZONE. 300 IN AAAA $(addr6 "$h")\""
+        done
+        # app: a name with two backends, web and far.
+        for h in web far; do
+            echo "    local-data: \"app.$ZONE. 300 IN A $(addr4 "$h")\""
+            echo "    local-data: \"app.$ZONE. 300 IN AAAA $(addr6 "$h")\""
         done
         if [ -n "$servfail" ]; then
             echo "    local-zone: \"svc.$ZONE.\" transparent"
@@ -424,6 +433,11 @@ oifname \"to-$r\" numgen random mod 100 < $pct drop
         if [ "$mode" = on ]; then stop_pidfile "$STATE/unbound/unbound.pid"
         else [ -f "$STATE/unbound/unbound.pid" ] || start_unbound; wait_dns; fi
         mark dns-down "$mode" ;;
+    drift)
+        stop_pidfile "$STATE/nginx-far/nginx.pid"
+        if [ "$mode" = on ]; then start_nginx far drift; else start_nginx far; fi
+        wait_port far 10.77.104.2 80
+        mark drift "$mode" ;;
     dns-servfail)
         stop_pidfile "$STATE/unbound/unbound.pid"
         if [ "$mode" = on ]; then start_unbound servfail; else start_unbound; fi

@@ -62,6 +62,7 @@ SCENARIOS=(
     "dns-servfail|dns-servfail|DNS_ZONE svc.lab.test"
     "mtu-blackhole|mtu-blackhole|MTU_BLACKHOLE far.lab.test"
     "slow-http|slow-http|TARGET web.lab.test"
+    "server-drift|drift|DRIFT app.lab.test"
     "isolated-agent+web-down|isolate r1a2;web-down|AGENT r1a2;TARGET web.lab.test"
     "region-cut+dns-down|cut r2 r3;dns-down|PATH r2<->r3;DNS_RESOLVER 10.77.101.2"
 )

@@ -72,6 +72,16 @@ check "tcp-reset 80: curl is refused" bash -c "! '$LAB' exec r1a1 curl -s -m 2 h
 "$LAB" fault tcp-reset off 80 >/dev/null
 check "tcp-reset off: 200 again" test "$(http_status r1a1 web.lab.test)" = 200
 
+check "app.lab.test has web's and far's addresses" \
+    bash -c "[ \"\$('$LAB' exec r1a1 dig +short app.lab.test A | sort | tr '\n' ' ')\" = '10.77.100.2 10.77.104.2 ' ]"
+"$LAB" fault drift on >/dev/null
+check "drift: far says Server: nginx, web nginx/version" \
+    bash -c "'$LAB' exec r1a1 curl -sI http://10.77.104.2/ | grep -qi '^server: nginx.\$' &&
+             '$LAB' exec r1a1 curl -sI http://10.77.100.2/ | grep -qi '^server: nginx/'"
+"$LAB" fault drift off >/dev/null
+check "drift off: far names its version again" \
+    bash -c "'$LAB' exec r1a1 curl -sI http://10.77.104.2/ | grep -qi '^server: nginx/'"
+
 "$LAB" fault slow-http on >/dev/null
 start=$SECONDS
 code=$(http_status r1a1 web.lab.test 10)

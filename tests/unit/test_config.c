@@ -201,6 +201,7 @@ static void collector_alerts_and_thresholds(void **state)
     snprintf(path, sizeof path, "%s/c.yaml", dir);
     struct collector_config cfg;
     test_write(path, "correlation:\n  open_after: 4\n  target_share: 60%\n  agent_share: 0.9\n"
+                     "  confirm_after: 0s\n  lagging_after: 10s\n"
                      "alerts:\n  - type: alertmanager\n    url: http://127.0.0.1:9093\n"
                      "    severity: L2\n    resend_interval: 30s\n"
                      "  - type: exec\n    command: [/usr/bin/logger, -t, faultline]\n"
@@ -209,6 +210,9 @@ static void collector_alerts_and_thresholds(void **state)
     assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.corr.open_after, 4);
     assert_int_equal(cfg.corr.close_after, 2);
+    assert_int_equal(cfg.corr.confirm_after_us, 0);
+    assert_int_equal(cfg.corr.lagging_after_us, 10000000);
+    assert_string_equal(cfg.http_listen, "127.0.0.1:9105");
     assert_true(cfg.corr.target_share > 0.59 && cfg.corr.target_share < 0.61);
     assert_true(cfg.corr.agent_share > 0.89 && cfg.corr.agent_share < 0.91);
     assert_int_equal(cfg.nsinks, 3);
@@ -232,6 +236,13 @@ static void collector_alerts_and_thresholds(void **state)
     assert_non_null(strstr(err, "c.yaml:7:5: alert sink: 'command' is required for exec"));
     assert_non_null(strstr(err, "c.yaml:9:15: severity: 'L9' is not L1, L2, L3 or all"));
     assert_non_null(strstr(err, "c.yaml:11:5: alert sink: 'url' is required, an http://"));
+    collector_config_free(&cfg);
+    test_write(path, "correlation: [1, 2]\nalerts: {type: log}\nhttp_listen: [x]\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "c.yaml:1:15: correlation: expected a mapping"));
+    assert_non_null(strstr(err, "c.yaml:2:10: alerts: expected a list of at most 64 sinks"));
+    assert_non_null(strstr(err, "c.yaml:3:15: http_listen: expected a single value"));
     collector_config_free(&cfg);
     test_rmdir(dir);
 }

@@ -320,6 +320,56 @@ static void late_reports_count_against_their_region(void **state)
     assert_non_null(strstr(diag[0].explanation, "2 silent or late"));
 }
 
+static void http_round(const char *second_server)
+{
+    for (int a = 0; a < 6; a++) {
+        struct corr_input in = {.agent = agents[a], .region = region_of(agents[a]),
+                                .target = "http://app.lab/", .target_region = "",
+                                .address = "10.0.0.1", .probe = 3, .ok = 1,
+                                .server = "nginx/1.22.1", .ts_us = now};
+        correlate_result(c, &in);
+        in.address = "10.0.0.2";
+        in.server = second_server;
+        correlate_result(c, &in);
+    }
+    now += 5 * S;
+}
+
+/* One backend behind a name answers with another version: DRIFT, from
+ * healthy answers; when it is upgraded too, nothing. */
+static void server_versions_drifting_behind_one_name(void **state)
+{
+    http_round("nginx/1.22.1");
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+    http_round("nginx/1.18.0");
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_DRIFT);
+    assert_string_equal(diag[0].component, "app.lab");
+    assert_int_equal(diag[0].fault, 0x4145);
+    assert_non_null(strstr(diag[0].explanation, "nginx/1.18.0 at 10.0.0.2"));
+    assert_int_equal(correlate_failing(c), 0);
+    http_round("nginx/1.22.1");
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+}
+
+/* web is down; app is a name with two backends, web and far.  One
+ * incident, web, which takes app's failures at web's address along. */
+static void a_backend_down_is_its_host_not_every_name_it_serves(void **state)
+{
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed(agents[a], "web.lab:80", "", "10.0.0.1", TCP, 0);
+            feed(agents[a], "http://app.lab/", "", "10.0.0.1", 3, 0);
+            feed(agents[a], "http://app.lab/", "", "10.0.0.4", 3, 1);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_TARGET);
+    assert_string_equal(diag[0].component, "web.lab");
+    assert_int_equal(diag[0].npairs, 12);
+}
+
 static void services_of_one_host_are_one_target(void **state)
 {
     for (int i = 0; i < 3; i++) {
@@ -399,6 +449,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_backend_down_is_its_host_not_every_name_it_serves,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(server_versions_drifting_behind_one_name, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(late_reports_count_against_their_region, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(region_cut_off_entirely_is_one_region_not_two_agents,
