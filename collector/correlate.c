@@ -12,11 +12,16 @@
 #define CORR_PROBE_MTU 5
 #define CORR_PROBE_TRACE 6
 #define CORR_PROBE_CAPTURE 7
+#define CORR_PROBE_HOST 8
+#define CORR_MAX_SYSCTLS 16
 
 struct corr_agent {
     char name[CORR_NAME / 2], region[32];
     int64_t last_seen;
     int64_t lag_us; /* delivery delay of its latest result */
+    char role[32];
+    char sysctl[CORR_MAX_SYSCTLS][2][48]; /* name, value: from its latest host result */
+    size_t nsysctls;
 };
 
 struct corr_pair {
@@ -231,6 +236,13 @@ static int corr__targets_agent(const struct correlate *c, const char *target, co
     return h && !strcmp(h->agent, agent);
 }
 
+void correlate_role(struct correlate *c, const char *agent, const char *role)
+{
+    size_t a = corr__agent(c, agent, NULL);
+    if (a != SIZE_MAX)
+        snprintf(c->agents[a].role, sizeof c->agents[a].role, "%s", role ? role : "");
+}
+
 void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,
                          int64_t now_us)
 {
@@ -271,6 +283,15 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
         c->agents[a].last_seen = in->ts_us;
     if (in->received_us)
         c->agents[a].lag_us = in->received_us - in->ts_us - (int64_t)in->duration_us;
+    if (in->probe == CORR_PROBE_HOST && in->nsysctls) {
+        struct corr_agent *ag = &c->agents[a];
+        ag->nsysctls = 0;
+        for (size_t i = 0; i < in->nsysctls && ag->nsysctls < CORR_MAX_SYSCTLS; i++) {
+            snprintf(ag->sysctl[ag->nsysctls][0], sizeof ag->sysctl[0][0], "%s", in->sysctl_names[i]);
+            snprintf(ag->sysctl[ag->nsysctls][1], sizeof ag->sysctl[0][1], "%s", in->sysctl_values[i]);
+            ag->nsysctls++;
+        }
+    }
     struct corr_pair *p = corr__pair(c, a, in);
     if (!p)
         return;
@@ -455,8 +476,8 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
             size_t nhosts = 0, nfailing = 0;
             for (size_t i = 0; i < c->npairs; i++) {
                 const struct corr_pair *p = c->pairs[i];
-                if (p->agent != a || !strcmp(p->target_region, r))
-                    continue;
+                if (p->agent != a || !strcmp(p->target_region, r) || p->probe == CORR_PROBE_HOST)
+                    continue; /* a host check looks at the agent's own host */
                 char h[CORR_NAME];
                 if (p->probe == CORR_PROBE_DNS)
                     snprintf(h, sizeof h, "%s", p->address); /* the server is what is reached */
@@ -765,8 +786,8 @@ static int corr__quiet_agent_host(const struct correlate *c, const char *target,
  * contacts the server, not the host the name is for. */
 static int corr__on_host(const struct corr_pair *p, const void *host)
 {
-    if (p->probe == CORR_PROBE_DNS)
-        return 0;
+    if (p->probe == CORR_PROBE_DNS || p->probe == CORR_PROBE_HOST)
+        return 0; /* a host check looks at the agent's own host */
     char h[CORR_NAME];
     corr__host_of(p->target, h, sizeof h);
     return !strcmp(h, host);
@@ -906,6 +927,81 @@ static void corr__drift(struct correlate *c, struct corr_diagnosis *out, size_t 
     }
 }
 
+static const char *corr__sysctl(const struct corr_agent *ag, const char *name)
+{
+    for (size_t i = 0; i < ag->nsysctls; i++)
+        if (!strcmp(ag->sysctl[i][0], name))
+            return ag->sysctl[i][1];
+    return NULL;
+}
+
+/* A TCP sysctl differing between the live hosts of one role (at least 3
+ * reporting): the hosts holding a value other than the most common one
+ * have drifted. */
+static void corr__sysctl_drift(struct correlate *c, int64_t now, struct corr_diagnosis *out,
+                               size_t *n, size_t max)
+{
+    for (size_t a0 = 0; a0 < c->nagents; a0++) {
+        const struct corr_agent *first = &c->agents[a0];
+        if (!first->role[0] || !first->nsysctls || corr__silent(c, a0, now))
+            continue;
+        int seen = 0;
+        for (size_t b = 0; b < a0 && !seen; b++)
+            seen = !strcmp(c->agents[b].role, first->role) && c->agents[b].nsysctls &&
+                   !corr__silent(c, b, now);
+        if (seen)
+            continue; /* the role is handled from its first live agent */
+        for (size_t k = 0; k < first->nsysctls; k++) {
+            const char *name = first->sysctl[k][0];
+            /* The most common value, among the role's live hosts. */
+            const char *common = NULL;
+            size_t best = 0, hosts = 0;
+            for (size_t a = a0; a < c->nagents; a++) {
+                const char *v = corr__sysctl(&c->agents[a], name);
+                if (!v || strcmp(c->agents[a].role, first->role) || corr__silent(c, a, now))
+                    continue;
+                hosts++;
+                size_t count = 0;
+                for (size_t b = a0; b < c->nagents; b++) {
+                    const char *w = corr__sysctl(&c->agents[b], name);
+                    count += w && !strcmp(w, v) && !strcmp(c->agents[b].role, first->role) &&
+                             !corr__silent(c, b, now);
+                }
+                if (count > best) {
+                    best = count;
+                    common = v;
+                }
+            }
+            if (hosts < 3 || best == hosts || !common)
+                continue;
+            char key[CORR_NAME], dotted[64];
+            snprintf(dotted, sizeof dotted, "%s", name);
+            for (char *p = dotted; *p; p++)
+                if (*p == '/')
+                    *p = '.';
+            snprintf(key, sizeof key, "%s/%s", first->role, dotted);
+            struct corr_diagnosis *d = corr__new(out, n, max, CORR_DRIFT, key);
+            if (!d)
+                return;
+            d->fault = FL_FAULT_HOST_SYSCTL_DRIFT;
+            char odd[200] = "";
+            for (size_t a = a0; a < c->nagents; a++) {
+                const char *v = corr__sysctl(&c->agents[a], name);
+                if (!v || strcmp(c->agents[a].role, first->role) || corr__silent(c, a, now) ||
+                    !strcmp(v, common))
+                    continue;
+                corr__add_name(d->agents, &d->nagents, c->agents[a].name);
+                size_t len = strlen(odd);
+                snprintf(odd + len, sizeof odd - len, "%s%s has %s", len ? ", " : "",
+                         c->agents[a].name, v);
+            }
+            snprintf(d->explanation, sizeof d->explanation,
+                     "%s differs within role %s: %s; the %zu others have %s", dotted,
+                     first->role, odd, best, common);
+        }
+    }
+}
+
 size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagnosis *out,
                           size_t max)
 {
@@ -920,5 +1016,6 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
     corr__paths(c, out, &n, max);
     corr__targets(c, now_us, out, &n, max);
     corr__drift(c, out, &n, max);
+    corr__sysctl_drift(c, now_us, out, &n, max);
     return n;
 }

@@ -25,7 +25,8 @@
  * and, from what works rather than what fails:
  *   DRIFT          the addresses behind one HTTP target answer with
  *                  different Server headers (one backend left on an old
- *                  version)
+ *                  version), or a TCP sysctl differs between the hosts of
+ *                  one role (agent label `role`): "lab/tcp_syn_retries"
  * Pure: no I/O, no clock; the caller feeds results and says what time it is. */
 #ifndef FL_CORRELATE_H
 #define FL_CORRELATE_H
@@ -75,6 +76,9 @@ struct corr_input {
                                   * sign of life: history, left out of health */
     uint32_t duration_us;        /* how long it ran */
     const char *server;          /* http: the Server header answered (NULL: none) */
+    const char *const *sysctl_names;  /* host: the TCP sysctls it read */
+    const char *const *sysctl_values;
+    size_t nsysctls;
     int64_t received_us;         /* when the collector got it (0: unknown) */
 };
 
@@ -105,6 +109,10 @@ void correlate_result(struct correlate *c, const struct corr_input *in);
  * failures toward its host are explained by it too. */
 void correlate_host(struct correlate *c, const char *host, const char *region,
                     const char *agent);
+
+/* AGENT has the role ROLE (its `role` label; "" for none): hosts of one
+ * role should be configured alike. */
+void correlate_role(struct correlate *c, const char *agent, const char *role);
 
 /* An agent is alive (a heartbeat), even when it has nothing to report. */
 void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,

@@ -151,6 +151,7 @@ static void ingest__alive(struct ingest *in, const char *agent, size_t n, Faultl
         return;
     const char *region = ingest__label(n, labels, "region");
     correlate_heartbeat(in->corr, agent, region, now);
+    correlate_role(in->corr, agent, ingest__label(n, labels, "role"));
     correlate_host(in->corr, agent, region, agent);
     const char *host = ingest__label(n, labels, "host");
     if (host[0])
@@ -164,6 +165,13 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
     int64_t now_us = time_now_us();
     for (size_t i = 0; i < b->n_results; i++) {
         const fl_result *r = b->results[i];
+        const char *names[16], *values[16];
+        size_t nsysctls = 0;
+        if (r->detail_case == FAULTLINE__RESULT__DETAIL_HOST)
+            for (size_t k = 0; k < r->host->n_sysctls && nsysctls < 16; k++) {
+                names[nsysctls] = r->host->sysctls[k]->key;
+                values[nsysctls++] = r->host->sysctls[k]->value;
+            }
         struct corr_input ci = {
             .agent = agent, .region = NULL, .target = r->target, .target_region = NULL,
             .address = r->address, .probe = r->probe,
@@ -171,6 +179,7 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
             .black_hole = r->detail_case == FAULTLINE__RESULT__DETAIL_MTU && r->mtu->black_hole,
             .ts_us = r->start_us, .duration_us = r->duration_us, .received_us = now_us,
             .server = r->detail_case == FAULTLINE__RESULT__DETAIL_HTTP ? r->http->server : NULL,
+            .sysctl_names = names, .sysctl_values = values, .nsysctls = nsysctls,
         };
         correlate_result(in->corr, &ci);
     }

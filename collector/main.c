@@ -66,7 +66,9 @@ static int collector_seed(void *ctx, const struct store_agent_row *row)
     json_t *labels = json_loads(row->labels_json, 0, &jerr);
     const char *region = labels ? json_string_value(json_object_get(labels, "region")) : NULL;
     const char *host = labels ? json_string_value(json_object_get(labels, "host")) : NULL;
+    const char *role = labels ? json_string_value(json_object_get(labels, "role")) : NULL;
     correlate_heartbeat(corr, row->name, region ? region : "", row->last_seen_us);
+    correlate_role(corr, row->name, role ? role : "");
     correlate_host(corr, row->name, region ? region : "", row->name);
     if (host)
         correlate_host(corr, host, region ? region : "", row->name);

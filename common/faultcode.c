@@ -44,6 +44,8 @@ static const struct fault_err fault_errors[] = {
     {FL_FAULT_HOST_RETRANS, "retransmissions", "retransmitted segments above the threshold share of segments sent"},
     {FL_FAULT_HOST_LISTEN_DROPS, "listen drops", "connections dropped at a full or overflowing listen queue"},
     {FL_FAULT_HOST_ESTAB_SHARE, "few established", "established sockets below the threshold share of TCP sockets"},
+    {FL_FAULT_HOST_SYSCTL_DRIFT, "sysctl drift",
+     "a TCP sysctl differs between hosts of one role (agent label role)"},
     {FL_FAULT_OUTBOX_DROPPED, "results dropped",
      "the outbox was full and the oldest results were dropped (a Gap says which)"},
     {FL_FAULT_AGENT_SILENT, "agent silent",

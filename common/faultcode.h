@@ -24,6 +24,7 @@ enum fl_fault {
     FL_FAULT_HOST_RETRANS = FL_FAULT(0x1, 0x3, 6, 0x1),
     FL_FAULT_HOST_LISTEN_DROPS = FL_FAULT(0x1, 0x3, 7, 0x2),
     FL_FAULT_HOST_ESTAB_SHARE = FL_FAULT(0x1, 0x3, 6, 0x3),
+    FL_FAULT_HOST_SYSCTL_DRIFT = FL_FAULT(0x1, 0x3, 4, 0x4),
     /* agent: delivery to the collector */
     FL_FAULT_OUTBOX_DROPPED = FL_FAULT(0x1, 0x2, 8, 0x1),
     FL_FAULT_AGENT_SILENT = FL_FAULT(0x1, 0x2, 10, 0x2),

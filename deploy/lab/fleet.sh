@@ -28,7 +28,7 @@ agent_config() { # HOST RUN_DIR INTERVAL TEST_PORTS
     cat <<YAML
 agent:
   name: $h
-  labels: {region: $region, host: $h.lab.test}
+  labels: {region: $region, host: $h.lab.test, role: lab-agent}
 collector:
   endpoint: tcp://coll.lab.test:5555
 outbox:
@@ -57,6 +57,10 @@ checks:
     type: A
   - probe: mtu
     targets: [far.lab.test]
+    interval: $mtu_interval
+  - probe: host
+    targets: [$h]
+    window: 1s
     interval: $mtu_interval
 YAML
     if [ "$test_ports" = 1 ]; then

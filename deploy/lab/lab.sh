@@ -25,6 +25,7 @@
 #   dns-servfail        every name in svc.lab.test answers SERVFAIL (the rest of lab.test works)
 #   mtu-blackhole       fl-mtur drops the ICMP "fragmentation needed"/"packet too big" it sends
 #   slow-http           fl-web answers every request after 6 s
+#   sysctl-drift HOST   HOST's net.ipv4.tcp_syn_retries set to 3 (the others keep theirs)
 #   drift               fl-far's nginx stops naming its version (Server: nginx): app.lab.test,
 #                       served by web and far, has backends that answer differently
 set -euo pipefail
@@ -433,6 +434,18 @@ oifname \"to-$r\" numgen random mod 100 < $pct drop
         if [ "$mode" = on ]; then stop_pidfile "$STATE/unbound/unbound.pid"
         else [ -f "$STATE/unbound/unbound.pid" ] || start_unbound; wait_dns; fi
         mark dns-down "$mode" ;;
+    sysctl-drift)
+        local h=${1:?sysctl-drift needs an agent HOST}
+        exists "$h" || die "sysctl-drift: no host $h"
+        local saved=$STATE/sysctl-drift-$h
+        if [ "$mode" = on ]; then
+            [ -f "$saved" ] || ns "$h" sysctl -n net.ipv4.tcp_syn_retries >"$saved"
+            ns "$h" sysctl -qw net.ipv4.tcp_syn_retries=3
+        elif [ -f "$saved" ]; then
+            ns "$h" sysctl -qw net.ipv4.tcp_syn_retries="$(cat "$saved")"
+            rm -f "$saved"
+        fi
+        mark "sysctl-drift-$h" "$mode" ;;
     drift)
         stop_pidfile "$STATE/nginx-far/nginx.pid"
         if [ "$mode" = on ]; then start_nginx far drift; else start_nginx far; fi

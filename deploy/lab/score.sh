@@ -63,6 +63,7 @@ SCENARIOS=(
     "mtu-blackhole|mtu-blackhole|MTU_BLACKHOLE far.lab.test"
     "slow-http|slow-http|TARGET web.lab.test"
     "server-drift|drift|DRIFT app.lab.test"
+    "sysctl-drift|sysctl-drift r2a2|DRIFT lab-agent/tcp_syn_retries"
     "isolated-agent+web-down|isolate r1a2;web-down|AGENT r1a2;TARGET web.lab.test"
     "region-cut+dns-down|cut r2 r3;dns-down|PATH r2<->r3;DNS_RESOLVER 10.77.101.2"
 )
@@ -163,9 +164,9 @@ for sc in "${SCENARIOS[@]}"; do
     IFS=';' read -r -a flist <<<"$faults"
     IFS=';' read -r -a elist <<<"$expected"
     wait_for 120 quiet || die "incidents still open before $name"
-    # The interval of the checks that see it (the fleet runs path MTU
-    # checks every third slot); silent agents are known by silence.
-    every=$INTERVAL; [[ $faults == *mtu* ]] && every=$(( 3 * INTERVAL ))
+    # The interval of the checks that see it (the fleet runs path MTU and
+    # host checks every third slot); silent agents are known by silence.
+    every=$INTERVAL; [[ $faults == *mtu* || $faults == *sysctl* ]] && every=$(( 3 * INTERVAL ))
     detect_limit=$(( (OPEN_AFTER + 2) * every + CONFIRM ))
     [[ $faults == *isolate* ]] && detect_limit=$(( SILENT_AFTER + 2 * every + CONFIRM ))
     resolve_limit=$(( (CLOSE_AFTER + 2) * every ))

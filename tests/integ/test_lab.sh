@@ -82,6 +82,14 @@ check "drift: far says Server: nginx, web nginx/version" \
 check "drift off: far names its version again" \
     bash -c "'$LAB' exec r1a1 curl -sI http://10.77.104.2/ | grep -qi '^server: nginx/'"
 
+"$LAB" fault sysctl-drift on r2a2 >/dev/null
+check "sysctl-drift: r2a2 has tcp_syn_retries 3, r2a1 not" \
+    bash -c "[ \"\$('$LAB' exec r2a2 sysctl -n net.ipv4.tcp_syn_retries)\" = 3 ] &&
+             [ \"\$('$LAB' exec r2a1 sysctl -n net.ipv4.tcp_syn_retries)\" != 3 ]"
+"$LAB" fault sysctl-drift off r2a2 >/dev/null
+check "sysctl-drift off: restored" \
+    bash -c "[ \"\$('$LAB' exec r2a2 sysctl -n net.ipv4.tcp_syn_retries)\" = \"\$('$LAB' exec r2a1 sysctl -n net.ipv4.tcp_syn_retries)\" ]"
+
 "$LAB" fault slow-http on >/dev/null
 start=$SECONDS
 code=$(http_status r1a1 web.lab.test 10)

@@ -370,6 +370,39 @@ static void a_backend_down_is_its_host_not_every_name_it_serves(void **state)
     assert_int_equal(diag[0].npairs, 12);
 }
 
+static void host_round(const char *odd_value)
+{
+    const char *names[] = {"net/ipv4/tcp_syn_retries", "net/core/somaxconn"};
+    for (int a = 0; a < 6; a++) {
+        const char *values[] = {a == 3 ? odd_value : "6", "4096"};
+        struct corr_input in = {.agent = agents[a], .region = region_of(agents[a]),
+                                .target = "self", .target_region = "", .address = "",
+                                .probe = 8, .ok = 1, .ts_us = now, .sysctl_names = names,
+                                .sysctl_values = values, .nsysctls = 2};
+        correlate_result(c, &in);
+    }
+    now += 5 * S;
+}
+
+/* Hosts of one role hold one TCP configuration: r2a2 with another
+ * tcp_syn_retries is DRIFT of that sysctl within the role, naming it. */
+static void sysctl_drifting_within_a_role(void **state)
+{
+    for (int a = 0; a < 6; a++)
+        correlate_role(c, agents[a], a == 0 ? "" : "lab"); /* r1a1 has no role */
+    host_round("6");
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+    host_round("3");
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_DRIFT);
+    assert_string_equal(diag[0].component, "lab/net.ipv4.tcp_syn_retries");
+    assert_int_equal(diag[0].nagents, 1);
+    assert_string_equal(diag[0].agents[0], "r2a2");
+    assert_non_null(strstr(diag[0].explanation, "r2a2 has 3; the 4 others have 6"));
+    host_round("6");
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+}
+
 static void services_of_one_host_are_one_target(void **state)
 {
     for (int i = 0; i < 3; i++) {
@@ -449,6 +482,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(sysctl_drifting_within_a_role, setup, teardown),
         cmocka_unit_test_setup_teardown(a_backend_down_is_its_host_not_every_name_it_serves,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(server_versions_drifting_behind_one_name, setup,
