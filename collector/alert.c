@@ -57,6 +57,7 @@ struct alert_fd {
 };
 
 struct alerter {
+    struct curl_slist *json_headers;
     struct alert_sink *sinks;
     size_t nsinks;
     CURLM *multi;
@@ -175,14 +176,19 @@ static void alert__push(struct alerter *a, struct alert_sink *s, char *body, int
     }
     *j = (struct alert_job){.body = body, .id = id, .ev = ev, .created_us = now_us};
     /* Full: the oldest waiting delivery goes (never the one in flight). */
-    if (s->queued >= ALERT_QUEUE_MAX && s->head && s->head->next && !s->easy && !s->child) {
-        struct alert_job *old = s->head;
-        s->head = old->next;
-        s->queued--;
-        log_error("alert sink %s: queue full, dropping the %s of incident %lld", s->name,
-                  alert_event_name(old->ev), (long long)old->id);
-        alert__job_free(old);
-        a->counters.dropped++;
+    if (s->queued >= ALERT_QUEUE_MAX && s->head) {
+        struct alert_job **pp = (s->easy || s->child) ? &s->head->next : &s->head;
+        struct alert_job *old = *pp;
+        if (old) {
+            *pp = old->next;
+            if (s->tail == old)
+                s->tail = pp == &s->head ? NULL : s->head;
+            s->queued--;
+            log_error("alert sink %s: queue full, dropping the %s of incident %lld", s->name,
+                      alert_event_name(old->ev), (long long)old->id);
+            alert__job_free(old);
+            a->counters.dropped++;
+        }
     }
     if (s->tail)
         s->tail->next = j;
@@ -302,7 +308,8 @@ struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n)
     a->curl_deadline_us = -1;
     a->sinks = calloc(n ? n : 1, sizeof *a->sinks);
     a->multi = curl_multi_init();
-    if (!a->sinks || !a->multi) {
+    a->json_headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (!a->sinks || !a->multi || !a->json_headers) {
         alerter_destroy(&a);
         return NULL;
     }
@@ -338,6 +345,7 @@ void alerter_destroy(struct alerter **pa)
     }
     if (a->multi)
         curl_multi_cleanup(a->multi);
+    curl_slist_free_all(a->json_headers);
     free(a->sinks);
     free(a);
     *pa = NULL;
@@ -400,19 +408,19 @@ static size_t alert__discard(char *p, size_t size, size_t n, void *u)
 static int alert__start_http(struct alerter *a, struct alert_sink *s)
 {
     char url[1024];
-    if (s->cfg.type == ALERT_SINK_ALERTMANAGER)
-        snprintf(url, sizeof url, "%s%s/api/v2/alerts", s->cfg.url,
-                 s->cfg.url[0] && s->cfg.url[strlen(s->cfg.url) - 1] == '/' ? "." : "");
-    else
+    if (s->cfg.type == ALERT_SINK_ALERTMANAGER) {
+        size_t len = strlen(s->cfg.url);
+        while (len && s->cfg.url[len - 1] == '/')
+            len--; /* "http://am:9093/" and "http://am:9093" alike */
+        snprintf(url, sizeof url, "%.*s/api/v2/alerts", (int)len, s->cfg.url);
+    } else {
         snprintf(url, sizeof url, "%s", s->cfg.url);
+    }
     CURL *e = curl_easy_init();
     if (!e)
         return -1;
-    static struct curl_slist *headers;
-    if (!headers)
-        headers = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->json_headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->head->body);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(s->cfg.timeout_us / 1000));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

@@ -920,7 +920,7 @@ static void corr__drift(struct correlate *c, struct corr_diagnosis *out, size_t 
         char list[256] = "";
         for (size_t w = 0; w < nwhere; w++) {
             size_t len = strlen(list);
-            snprintf(list + len, sizeof list - len, "%s%s", w ? "; " : "", where[w]);
+            snprintf(list + len, sizeof list - len, "%s%.120s", w ? "; " : "", where[w]);
         }
         snprintf(d->explanation, sizeof d->explanation,
                  "%s answers with %zu different Server headers: %s", p->target, nservers, list);

@@ -161,6 +161,19 @@ static void a_sink_takes_only_incidents_at_its_severity_or_above(void **state)
     alerter_destroy(&a);
 }
 
+static void a_full_queue_drops_the_oldest_and_counts_it(void **state)
+{
+    char *argv[] = {"/bin/true", NULL};
+    struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
+                                    .timeout_us = 5000000, .give_up_us = 60000000};
+    struct alerter *a = alerter_new(&cfg, 1);
+    for (int i = 0; i < 1005; i++)
+        alerter_event(a, ALERT_UPDATE, &incident, time_now_us());
+    assert_int_equal(alerter_pending(a), 1000);
+    assert_int_equal(alerter_counters(a)->dropped, 5);
+    alerter_destroy(&a);
+}
+
 /* ---- a real HTTP listener on loopback ---------------------------------------- */
 
 struct receiver {
@@ -287,6 +300,7 @@ int main(void)
         cmocka_unit_test(exec_sink_gets_each_event_as_json_on_stdin_in_order),
         cmocka_unit_test(failing_exec_is_retried_with_backoff_until_it_succeeds),
         cmocka_unit_test(a_sink_takes_only_incidents_at_its_severity_or_above),
+        cmocka_unit_test(a_full_queue_drops_the_oldest_and_counts_it),
         cmocka_unit_test(webhook_posts_the_incident_and_retries_a_500),
         cmocka_unit_test(a_hanging_receiver_never_blocks_the_loop),
     };
