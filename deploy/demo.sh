@@ -52,7 +52,9 @@ fl results --limit 12
 say "injecting a fault: nginx on web.lab.test stops"
 "$LAB" fault web-down on
 fault_at=$(date +%s)
-sleep 20
+# Three failed checks (5 s apart) make a failing check, held 3 s an incident.
+opened() { [ -n "$(fl incidents --open --json)" ]; }
+for _ in $(seq 60); do opened && break; sleep 1; done
 
 say "faultline results --status notok --since @$fault_at   (the fault, as every agent saw it)"
 fl results --status notok --since "@$fault_at" --limit 14
@@ -82,6 +84,10 @@ say "healing the fault"
 closed() { [ -z "$(fl incidents --open --json)" ]; }
 for _ in $(seq 30); do closed && break; sleep 1; done
 fl incidents
+say "faultline summary   (the fault report: counts, durations, MTTR)"
+fl summary
+say "the same over HTTP: curl http://127.0.0.1:9105/api/v1/incidents (inside fl-coll)"
+ip netns exec fl-coll curl -s http://127.0.0.1:9105/api/v1/summary; echo
 if [ $KEEP -eq 1 ]; then
     echo "lab and fleet left running; database $RUN/faultline.db"
     echo "stop with: $FLEET stop $RUN; $LAB down"
