@@ -40,7 +40,8 @@ static void cli_usage(FILE *f)
             "            WHEN: 10m (ago), 2026-11-22T10:00:00Z, @UNIXSECONDS\n"
             "  agents    agents seen: last seen, version, labels, outbox depth --json\n"
             "  incidents root causes found across agents, newest first\n"
-            "            --since WHEN --until WHEN --verdict V --component C --open --limit N --json\n"
+            "            --since WHEN --until WHEN --verdict V --component C --agent A --target T\n"
+            "            --region R --code 0x3791 --open --limit N --json\n"
             "  incident ID  one incident in full [--json]\n"
             "  summary   the fault report: incidents, open, durations and MTTR per verdict,\n"
             "            component and region  --since WHEN --until WHEN --json\n"
@@ -299,10 +300,13 @@ static int incidents_row(void *ctx, const struct store_incident *in)
 
 static int cmd_incidents(struct cli *c, int argc, char **argv)
 {
-    enum { O_SINCE = 256, O_UNTIL, O_VERDICT, O_COMPONENT, O_OPEN, O_LIMIT, O_JSON };
+    enum { O_SINCE = 256, O_UNTIL, O_VERDICT, O_COMPONENT, O_OPEN, O_LIMIT, O_JSON, O_AGENT,
+           O_TARGET, O_REGION, O_CODE };
     static const struct option opts[] = {
         {"since", required_argument, NULL, O_SINCE},     {"until", required_argument, NULL, O_UNTIL},
         {"verdict", required_argument, NULL, O_VERDICT}, {"component", required_argument, NULL, O_COMPONENT},
+        {"agent", required_argument, NULL, O_AGENT},     {"target", required_argument, NULL, O_TARGET},
+        {"region", required_argument, NULL, O_REGION},   {"code", required_argument, NULL, O_CODE},
         {"open", no_argument, NULL, O_OPEN},             {"limit", required_argument, NULL, O_LIMIT},
         {"json", no_argument, NULL, O_JSON},             {NULL, 0, NULL, 0},
     };
@@ -320,6 +324,18 @@ static int cmd_incidents(struct cli *c, int argc, char **argv)
             break;
         case O_VERDICT: f.verdict = optarg; break;
         case O_COMPONENT: f.component = optarg; break;
+        case O_AGENT: f.agent = optarg; break;
+        case O_TARGET: f.target = optarg; break;
+        case O_REGION: f.region = optarg; break;
+        case O_CODE: {
+            uint16_t code;
+            if (fault_parse(optarg, &code) != 0 || !code) {
+                fprintf(stderr, "faultline incidents: --code: '%s' is not a fault code like 0x3795\n", optarg);
+                return 2;
+            }
+            f.fault_code = code;
+            break;
+        }
         case O_OPEN: f.open_only = 1; break;
         case O_LIMIT:
             if (cli_count_arg("incidents", optarg, &f.limit))

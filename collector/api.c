@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "faultcode.h"
 #include "query.h"
 #include "resultfmt.h"
 #include "timeutil.h"
@@ -97,6 +98,20 @@ int api_query_param(struct api_query *q, enum api_query_kind kind, const char *k
         return api__text(key, value, &q->incidents.verdict, err, errlen);
     if (incidents && !strcmp(key, "component"))
         return api__text(key, value, &q->incidents.component, err, errlen);
+    if (incidents && !strcmp(key, "agent"))
+        return api__text(key, value, &q->incidents.agent, err, errlen);
+    if (incidents && !strcmp(key, "target"))
+        return api__text(key, value, &q->incidents.target, err, errlen);
+    if (incidents && !strcmp(key, "region"))
+        return api__text(key, value, &q->incidents.region, err, errlen);
+    if (incidents && !strcmp(key, "code")) {
+        uint16_t code;
+        if (!value || fault_parse(value, &code) != 0 || !code)
+            return api__error(err, errlen, "code: '%.64s' is not a fault code like 0x3795",
+                              value ? value : "");
+        q->incidents.fault_code = code;
+        return 0;
+    }
     if (incidents && !strcmp(key, "open")) {
         if (!value || (strcmp(value, "1") && strcmp(value, "true") && strcmp(value, "0") &&
                        strcmp(value, "false")))

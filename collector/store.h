@@ -76,6 +76,10 @@ int store_incident_close(struct store *st, int64_t id, int64_t end_us);
 struct store_incident_filter {
     int64_t since_us, until_us; /* incidents overlapping the range; 0: no bound */
     const char *verdict, *component;
+    const char *agent;  /* among the agents it involves */
+    const char *target; /* among its targets */
+    const char *region; /* one of its agents is in it (their `region` label) */
+    int fault_code;     /* exactly; 0: any */
     int open_only;
     int64_t id; /* one incident; 0: any */
     int64_t limit;

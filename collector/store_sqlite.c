@@ -477,7 +477,7 @@ int store_incident_close(struct store *st, int64_t id, int64_t end_us)
 int store_query_incidents(struct store *st, const struct store_incident_filter *f,
                           int (*fn)(void *ctx, const struct store_incident *in), void *ctx)
 {
-    char sql[1024];
+    char sql[2048];
     int n = snprintf(sql, sizeof sql,
                      "SELECT id, verdict, component, fault_code, start_us, coalesce(end_us, 0),"
                      " updated_us, coalesce(agents, '[]'), coalesce(targets, '[]'), npairs,"
@@ -488,6 +488,18 @@ int store_query_incidents(struct store *st, const struct store_incident_filter *
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND verdict = :verdict");
     if (f->component)
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND component = :component");
+    if (f->agent)
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      " AND EXISTS (SELECT 1 FROM json_each(incident.agents) WHERE value = :agent)");
+    if (f->target)
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      " AND EXISTS (SELECT 1 FROM json_each(incident.targets) WHERE value = :target)");
+    if (f->region)
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      " AND EXISTS (SELECT 1 FROM json_each(incident.agents) j JOIN agent a"
+                      " ON a.name = j.value WHERE json_extract(a.labels, '$.region') = :region)");
+    if (f->fault_code)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND fault_code = :fault");
     if (f->open_only)
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND end_us IS NULL");
     if (f->since_us)
@@ -503,6 +515,10 @@ int store_query_incidents(struct store *st, const struct store_incident_filter *
     STORE_BIND_INT(":id", f->id);
     STORE_BIND_TEXT(":verdict", f->verdict);
     STORE_BIND_TEXT(":component", f->component);
+    STORE_BIND_TEXT(":agent", f->agent);
+    STORE_BIND_TEXT(":target", f->target);
+    STORE_BIND_TEXT(":region", f->region);
+    STORE_BIND_INT(":fault", f->fault_code);
     STORE_BIND_INT(":since", f->since_us);
     STORE_BIND_INT(":until", f->until_us);
     STORE_BIND_INT(":limit", f->limit > 0 ? f->limit : 0);

@@ -22,6 +22,11 @@ id=$(get '/api/v1/incidents?open=1' | jq '.[0].id')
 check "API incidents equal the CLI's" \
     test "$(get '/api/v1/incidents?limit=50' | jq -c 'map([.id, .verdict, .component])')" = \
          "$("$CLI" --database "$RUN/faultline.db" incidents --json | jq -s -c 'map([.id, .verdict, .component])')"
+check "filters: by target and code" \
+    test "$(get '/api/v1/incidents?target=web.lab.test:80&code=0x3791' | jq -c 'map(.id)')" = "[$id]"
+check "filters: by region" test "$(get '/api/v1/incidents?region=r2' | jq -c 'map(.id)')" = "[$id]"
+check "filters: an agent not involved" test "$(get '/api/v1/incidents?agent=nobody' | jq length)" -eq 0
+check "filters: a code that is not one is a 400" test "$(status '/api/v1/incidents?code=zz')" = 400
 check "incident $id by id" test "$(get "/api/v1/incidents/$id" | jq -r '.verdict + " " + .component')" = "TARGET web.lab.test"
 check "metrics: one TARGET open" bash -c "ip netns exec fl-coll curl -s $API/metrics | grep -qx 'faultline_incidents_open{verdict=\"TARGET\"} 1'"
 check "metrics: results stored" bash -c "ip netns exec fl-coll curl -s $API/metrics | awk '/^faultline_results_stored_total/ { exit !(\$2 > 0) }'"

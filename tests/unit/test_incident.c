@@ -86,10 +86,51 @@ static void diagnosis_opens_after_confirmation_grows_and_closes(void **state)
     test_rmdir(dir);
 }
 
+static int count_matching(struct store *st, struct store_incident_filter f)
+{
+    int count = 0;
+    assert_int_equal(store_query_incidents(st, &f, count_fn, &count), 0);
+    return count;
+}
+
+/* The fault history by agent, target, region (of the agents involved) and code. */
+static void history_filters(void **state)
+{
+    char *dir = test_tmpdir(), path[256], err[256];
+    snprintf(path, sizeof path, "%s/f.db", dir);
+    struct store_opts so = {.path = path};
+    struct store *st = store_open(&so, err, sizeof err);
+    assert_non_null(st);
+    assert_int_equal(store_begin(st), 0);
+    store_agent_seen(st, store_agent_id(st, "a0"), "1", "{\"region\":\"r1\"}", 1);
+    store_agent_seen(st, store_agent_id(st, "a1"), "1", "{\"region\":\"r2\"}", 1);
+    assert_int_equal(store_commit(st), 0);
+    struct incidents *inc = incidents_new(st, 0);
+    struct corr_diagnosis d[2] = {diag(CORR_TARGET, "web", 2), diag(CORR_AGENT, "a0", 1)};
+    snprintf(d[0].targets[0], sizeof d[0].targets[0], "web:80");
+    d[0].ntargets = 1;
+    d[1].fault = 0x12a2;
+    apply(st, inc, d, 2, 100 * S);
+    struct store_incident_filter any = {0};
+    assert_int_equal(count_matching(st, any), 2);
+    assert_int_equal(count_matching(st, (struct store_incident_filter){.agent = "a1"}), 1);
+    assert_int_equal(count_matching(st, (struct store_incident_filter){.agent = "zz"}), 0);
+    assert_int_equal(count_matching(st, (struct store_incident_filter){.target = "web:80"}), 1);
+    assert_int_equal(count_matching(st, (struct store_incident_filter){.region = "r1"}), 2);
+    assert_int_equal(count_matching(st, (struct store_incident_filter){.region = "r2"}), 1);
+    assert_int_equal(count_matching(st, (struct store_incident_filter){.fault_code = 0x12a2}), 1);
+    assert_int_equal(
+        count_matching(st, (struct store_incident_filter){.region = "r2", .fault_code = 0x12a2}), 0);
+    incidents_free(&inc);
+    store_close(&st);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diagnosis_opens_after_confirmation_grows_and_closes),
+        cmocka_unit_test(history_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
