@@ -123,6 +123,7 @@ struct results_ctx {
     int json;
     int detail; /* one item, every field on its own line */
     size_t rows;
+    struct store *st; /* for an incident's evidence */
 };
 
 static int results_row(void *ctx, const struct store_result_row *row)
@@ -278,7 +279,10 @@ static int incidents_row(void *ctx, const struct store_incident *in)
     snprintf(fault, sizeof fault, "0x%04x", in->fault_code);
     double dur = ((in->end_us ? in->end_us : time_now_us()) - in->start_us) / 1e6;
     if (rc->json) {
-        cli_print_json(query_incident_json(in, time_now_us()));    } else if (rc->detail) {
+        json_t *o = query_incident_json(in, time_now_us());
+        if (rc->detail && rc->st)
+            json_object_set_new(o, "evidence", query_evidence(rc->st, in, time_now_us()));
+        cli_print_json(o);    } else if (rc->detail) {
         printf("incident %lld: %s %s\n", (long long)in->id, in->verdict, in->component);
         printf("  %s\n", in->explanation);
         char f[128];
@@ -287,6 +291,25 @@ static int incidents_row(void *ctx, const struct store_incident *in)
                in->end_us ? end : "(open)", dur, in->end_us ? "" : " so far");
         printf("  agents  %s\n  targets %s\n  pairs   %lld\n", in->agents_json,
                in->targets_json, (long long)in->npairs);
+        json_t *ev = rc->st ? query_evidence(rc->st, in, time_now_us()) : NULL;
+        static const char *const groups[] = {"failures", "traces", "captures"};
+        for (size_t g = 0; ev && g < 3; g++) {
+            json_t *list = json_object_get(ev, groups[g]), *r;
+            size_t k;
+            printf("  %-9s%zu%s\n", groups[g], json_array_size(list),
+                   g == 0 ? " (around the start)" : "");
+            json_array_foreach(list, k, r) {
+                const char *msg = json_string_value(json_object_get(r, "message"));
+                printf("    %s %s seq %lld %s %s %s %s\n",
+                       json_string_value(json_object_get(r, "time")),
+                       json_string_value(json_object_get(r, "agent")),
+                       (long long)json_integer_value(json_object_get(r, "seq")),
+                       json_string_value(json_object_get(r, "target")),
+                       json_string_value(json_object_get(r, "address")),
+                       json_string_value(json_object_get(r, "fault_code")), msg ? msg : "");
+            }
+        }
+        json_decref(ev);
     } else {
         if (rc->rows == 0)
             printf("%-5s %-13s %-22s %-6s %-24s %8s  %-6s %s\n", "ID", "VERDICT", "COMPONENT",
@@ -377,7 +400,7 @@ static int cmd_incident(struct cli *c, int argc, char **argv)
     if (!st)
         return 1;
     struct store_incident_filter f = {.id = id};
-    struct results_ctx rc = {.json = c->json, .detail = 1};
+    struct results_ctx rc = {.json = c->json, .detail = 1, .st = st};
     int err = store_query_incidents(st, &f, incidents_row, &rc);
     store_close(&st);
     if (err || rc.rows == 0) {

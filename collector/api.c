@@ -215,6 +215,19 @@ static int api__collect_agent(void *ctx, const struct store_agent_row *row)
     return 0;
 }
 
+struct api__one {
+    int64_t id;
+    struct store *st;
+    json_t *evidence;
+};
+
+static int api__evidence(void *ctx, const struct store_incident *in)
+{
+    struct api__one *o = ctx;
+    o->evidence = query_evidence(o->st, in, time_now_us());
+    return 1;
+}
+
 /* ---- /metrics ------------------------------------------------------------------------- */
 
 struct api__buf {
@@ -410,8 +423,13 @@ static enum MHD_Result api__handle(void *cls, struct MHD_Connection *conn, const
         store_query_incidents(api->src.st, &f, api__collect, a);
         json_t *one = json_array_size(a) ? json_incref(json_array_get(a, 0)) : NULL;
         json_decref(a);
-        return one ? api__json(conn, MHD_HTTP_OK, one)
-                   : api__fail(conn, MHD_HTTP_NOT_FOUND, "no such incident");
+        if (!one)
+            return api__fail(conn, MHD_HTTP_NOT_FOUND, "no such incident");
+        struct api__one one_in = {.id = id, .st = api->src.st};
+        store_query_incidents(api->src.st, &f, api__evidence, &one_in);
+        if (one_in.evidence)
+            json_object_set_new(one, "evidence", one_in.evidence);
+        return api__json(conn, MHD_HTTP_OK, one);
     }
     struct api__params p = {.now_us = time_now_us()};
     if (!strcmp(url, "/api/v1/incidents"))

@@ -92,6 +92,43 @@ json_t *query_result_json(const struct store_result_row *row)
     return o;
 }
 
+/* ---- evidence ---------------------------------------------------------------- */
+
+static int query__append(void *ctx, const struct store_result_row *row)
+{
+    json_array_append_new(ctx, query_result_json(row));
+    return 0;
+}
+
+json_t *query_evidence(struct store *st, const struct store_incident *in, int64_t now_us)
+{
+    json_t *targets = query__array(in->targets_json);
+    json_t *out = json_pack("{s:[], s:[], s:[]}", "failures", "traces", "captures");
+    size_t i;
+    json_t *t;
+    int rc = 0;
+    /* From a little before it opened (the failures that opened it) to its end. */
+    int64_t from = in->start_us - 60 * 1000000LL, to = in->end_us ? in->end_us : now_us;
+    json_array_foreach(targets, i, t) {
+        if (i >= 16 || rc)
+            break;
+        struct store_filter f = {.target = json_string_value(t), .status = -1,
+                                 .since_us = from, .until_us = in->start_us + 1, .limit = 5};
+        rc |= store_query_results(st, &f, query__append, json_object_get(out, "failures"));
+        f = (struct store_filter){.target = json_string_value(t), .probe = 6, .since_us = from,
+                                  .until_us = to, .limit = 5};
+        rc |= store_query_results(st, &f, query__append, json_object_get(out, "traces"));
+        f.probe = 7;
+        rc |= store_query_results(st, &f, query__append, json_object_get(out, "captures"));
+    }
+    json_decref(targets);
+    if (rc) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* ---- summary ----------------------------------------------------------------- */
 
 struct query__sum {

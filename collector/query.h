@@ -14,6 +14,13 @@ json_t *query_incident_json(const struct store_incident *in, int64_t now_us);
 json_t *query_agent_json(const struct store_agent_row *row, int64_t now_us);
 json_t *query_result_json(const struct store_result_row *row);
 
+/* Evidence for IN: per target, the failing results around its start (up
+ * to 5, as {agent, epoch, seq, ...} references with their detail) and the
+ * traceroutes and capture windows taken of it while it lasted (up to 5
+ * each).  An object {"failures": [...], "traces": [...], "captures": [...]};
+ * NULL on a store error. */
+json_t *query_evidence(struct store *st, const struct store_incident *in, int64_t now_us);
+
 /* The fault summary of incidents overlapping [SINCE_US, UNTIL_US] (0: no
  * bound): totals, and per verdict, per component and per region (of the
  * agents involved) the count, how many are open, the total and longest

@@ -27,6 +27,8 @@ check "filters: by target and code" \
 check "filters: by region" test "$(get '/api/v1/incidents?region=r2' | jq -c 'map(.id)')" = "[$id]"
 check "filters: an agent not involved" test "$(get '/api/v1/incidents?agent=nobody' | jq length)" -eq 0
 check "filters: a code that is not one is a 400" test "$(status '/api/v1/incidents?code=zz')" = 400
+check "incident $id carries evidence: the failures that opened it and the traces they triggered" \
+    bash -c "ip netns exec fl-coll curl -s $API/api/v1/incidents/$id | jq -e '(.evidence.failures | length) > 0 and (.evidence.traces | length) > 0 and (.evidence.failures | all(.status != \"ok\"))'"
 check "incident $id by id" test "$(get "/api/v1/incidents/$id" | jq -r '.verdict + " " + .component')" = "TARGET web.lab.test"
 check "metrics: one TARGET open" bash -c "ip netns exec fl-coll curl -s $API/metrics | grep -qx 'faultline_incidents_open{verdict=\"TARGET\"} 1'"
 check "metrics: results stored" bash -c "ip netns exec fl-coll curl -s $API/metrics | awk '/^faultline_results_stored_total/ { exit !(\$2 > 0) }'"
