@@ -347,6 +347,16 @@ static void sched__run_cached(struct sched_job *j)
     sched__start_runs(j, ai);
 }
 
+/* Are the addresses resolved lately still good to use?  A name is asked
+ * at most every SCHED_RESOLVE_EVERY_US, and a failing resolver every
+ * SCHED_STALE_RETRY_US: slow answers must not hold up the probes. */
+static int sched__cached(const struct sched_job *j)
+{
+    int64_t now = time_now_us();
+    return j->nstale && now - j->resolved_us < SCHED_STALE_US &&
+           (now - j->resolved_us < SCHED_RESOLVE_EVERY_US || now < j->stale_until_us);
+}
+
 /* The resolver failed without saying the name does not exist (timeout,
  * server down, SERVFAIL): probe the addresses it gave last time, for up to
  * SCHED_STALE_US (as RFC 8767 lets resolvers serve stale data).  A DNS
@@ -473,12 +483,7 @@ static void sched__run(struct sched_job *j)
         return;
     }
 resolve:
-    /* Addresses resolved lately are used again (a name is asked at most
-     * every SCHED_RESOLVE_EVERY_US, and a failing resolver every
-     * SCHED_STALE_RETRY_US): slow answers must not hold up the probes. */
-    int64_t now = time_now_us();
-    if (j->nstale && now - j->resolved_us < SCHED_STALE_US &&
-        (now - j->resolved_us < SCHED_RESOLVE_EVERY_US || now < j->stale_until_us)) {
+    if (sched__cached(j)) {
         j->sched->active++;
         sched__run_cached(j);
         return;

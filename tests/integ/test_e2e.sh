@@ -11,8 +11,10 @@ AGENTS=(r1a1 r1a2 r2a1 r2a2 r3a1 r3a2)
 # Every agent has a result for each of its targets, over IPv4 and IPv6.
 pairs() { sql "SELECT count(DISTINCT a.name || ' ' || t.name || ' ' || t.address)
                FROM result r JOIN agent a ON a.id = r.agent_id JOIN target t ON t.id = r.target_id"; }
-# 6 agents x (5 icmp + 6 tcp targets) x 2 families
-expected=$((6 * 11 * 2))
+# Per agent: icmp 5 targets x 2 families, tcp (web and far :80, web :81-:83) 5 x 2, http web
+# (2 addresses) and app (web's and far's: 4), dns 4 names at one server, host 1; the mtu check's
+# (far.lab.test, address) pairs are the icmp check's.
+expected=$((6 * (10 + 10 + 6 + 4 + 1)))
 enough_pairs() { [ "$(pairs)" -ge $expected ]; }
 wait_until 60 "results for all $expected (agent, target, address) triples" enough_pairs
 check "results stored for every (agent, target, address): $(pairs) of $expected" \
