@@ -76,9 +76,8 @@ static int collector_seed(void *ctx, const struct store_agent_row *row)
     return 0;
 }
 
-/* Correlate what is failing and bring the incidents up to date, in one
- * transaction.  A store failure leaves the incidents as the database has
- * them (they are reloaded). */
+/* Incident events to the alert sinks; open incidents at start-up to the
+ * sinks that re-send (Alertmanager). */
 static void collector_alert(void *ctx, enum alert_event ev, const struct alert_incident *in)
 {
     alerter_event(ctx, ev, in, time_now_us());
@@ -90,6 +89,9 @@ static void collector_adopt(void *ctx, enum alert_event ev, const struct alert_i
     alerter_adopt(ctx, in);
 }
 
+/* Correlate what is failing and bring the incidents up to date, in one
+ * transaction.  A store failure leaves the incidents as the database has
+ * them (they are reloaded). */
 static void collector_evaluate(struct store *st, struct correlate *corr,
                                struct incidents **inc, struct alerter *alerts, int64_t confirm_us)
 {
