@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -438,16 +439,18 @@ static int alert__start_http(struct alerter *a, struct alert_sink *s)
 
 static int alert__start_exec(struct alert_sink *s)
 {
+    /* The event goes to the command's stdin through a socket pair, not a
+     * pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE when the command exits
+     * without reading, whatever the process does with that signal.  The
+     * whole event must fit in the socket's buffer, so the command never
+     * waits on us. */
     int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0)
         return -1;
-    /* The whole event must fit in the pipe, so the child never waits on us. */
     size_t len = strlen(s->head->body);
-    if (len + 1 > 65536 && fcntl(p[1], F_SETPIPE_SZ, (int)len + 1) < 0) {
-        close(p[0]);
-        close(p[1]);
-        return -1;
-    }
+    int sndbuf = (int)len + 4096;
+    if (len + 1 > 65536)
+        setsockopt(p[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     /* posix_spawn, not fork: the collector has ZeroMQ's threads, and a
      * forked child may only call async-signal-safe functions before exec. */
     extern char **environ;
@@ -490,9 +493,9 @@ static int alert__start_exec(struct alert_sink *s)
         return -1;
     }
     close(p[0]);
-    ssize_t w = write(p[1], s->head->body, len);
+    ssize_t w = send(p[1], s->head->body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w == (ssize_t)len)
-        w = write(p[1], "\n", 1);
+        w = send(p[1], "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     close(p[1]);
     s->child = pid; /* a short write shows as the child's failure or timeout */
     return 0;

@@ -21,7 +21,7 @@ if [ $# -eq 0 ]; then
     CC=clang cmake -S "$ROOT" -B "$FUZZ" -DFL_FUZZ=ON \
         -DFL_FUZZ_SECONDS="${FL_FUZZ_SECONDS:-20}" -DFL_FUZZ_SEED="${FL_FUZZ_SEED:-1}" >/dev/null
     cmake --build "$FUZZ" -j "$(nproc)" --target fuzz_wire fuzz_dns_answer fuzz_capture \
-        fuzz_config >/dev/null 2>&1 || cmake --build "$FUZZ" -j "$(nproc)"
+        fuzz_config fuzz_api_query >/dev/null 2>&1 || cmake --build "$FUZZ" -j "$(nproc)"
     (cd "$FUZZ" && ctest --output-on-failure -L fuzz) || rc=1
 fi
 exit $rc

@@ -12,6 +12,10 @@ get() { ip netns exec fl-coll curl -s "$API$1"; }
 status() { ip netns exec fl-coll curl -s -o /dev/null -w '%{http_code}' "$API$1"; }
 agents_up() { [ "$(get /api/v1/agents | jq length)" -eq 6 ]; }
 wait_until 30 "six agents through the API" agents_up
+# Every agent has seen web answer first: the fault then turns its checks from
+# healthy to failing, which is what triggers the traces kept as evidence.
+web_seen() { [ "$(get '/api/v1/results?target=http://web.lab.test/&status=ok&limit=1000' | jq '[.[].agent] | unique | length')" -eq 6 ]; }
+wait_until 30 "every agent has reached web" web_seen
 check "healthz" test "$(get /healthz)" = ok
 check "the page" bash -c "ip netns exec fl-coll curl -fs $API/ | grep -q '<title>faultline</title>'"
 

@@ -218,7 +218,7 @@ static void *receiver_main(void *arg)
         const char *reply = r->requests++ < r->fail_first
                                 ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                                 : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        ssize_t w = write(c, reply, strlen(reply));
+        ssize_t w = send(c, reply, strlen(reply), MSG_NOSIGNAL);
         (void)w;
         close(c);
     }
