@@ -767,18 +767,29 @@ static void corr__paths(struct correlate *c, struct corr_diagnosis *out, size_t 
     }
 }
 
-/* Is TARGET the host of an agent that has gone quiet (half the silence
- * limit)?  Then its own isolation is the likely cause: wait for the AGENT
- * verdict rather than name the target. */
+/* Is TARGET the host of an agent in trouble itself: gone quiet (half the
+ * silence limit), reporting late, or failing toward something of its own?
+ * Then others failing toward that host are likely its (or its region's)
+ * trouble seen from outside: wait for the AGENT or REGION verdict rather
+ * than name the host.  A host whose own agent is fine but which nobody
+ * reaches is a TARGET. */
 static int corr__quiet_agent_host(const struct correlate *c, const char *target, int64_t now)
 {
     const struct corr_host *h = corr__host(c, target);
     if (!h || !h->agent[0])
         return 0;
-    for (size_t a = 0; a < c->nagents; a++)
-        if (!strcmp(c->agents[a].name, h->agent))
-            return now - c->agents[a].last_seen > c->cfg.silent_after_us / 2 ||
-                   corr__lagging(c, a);
+    for (size_t a = 0; a < c->nagents; a++) {
+        if (strcmp(c->agents[a].name, h->agent))
+            continue;
+        if (now - c->agents[a].last_seen > c->cfg.silent_after_us / 2 || corr__lagging(c, a))
+            return 1;
+        for (size_t i = 0; i < c->npairs; i++) {
+            const struct corr_pair *p = c->pairs[i];
+            if (p->agent == a && p->failing && !p->explained && p->probe != CORR_PROBE_HOST)
+                return 1;
+        }
+        return 0;
+    }
     return 0;
 }
 

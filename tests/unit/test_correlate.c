@@ -403,6 +403,32 @@ static void sysctl_drifting_within_a_role(void **state)
     assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
 }
 
+static int toward_r2a1(const char *a, const char *t)
+{
+    return strncmp(a, "r2", 2) && !strcmp(t, "r2a1");
+}
+static int toward_r2a1_and_its_own(const char *a, const char *t)
+{
+    return toward_r2a1(a, t) || (!strcmp(a, "r2a1") && !strcmp(t, "web:80"));
+}
+
+/* Nobody reaches r2a1's host.  Its agent fine: the host is the TARGET.
+ * Its agent failing too: that is its (or its region's) trouble seen from
+ * outside, left for AGENT or REGION rather than named after the host. */
+static void unreachable_agent_host_is_a_target_only_while_its_agent_is_fine(void **state)
+{
+    for (int a = 0; a < 6; a++)
+        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    assert_int_equal(rounds(3, toward_r2a1), 1);
+    assert_int_equal(diag[0].verdict, CORR_TARGET);
+    assert_string_equal(diag[0].component, "r2a1");
+    correlate_free(&c);
+    c = correlate_new(NULL);
+    for (int a = 0; a < 6; a++)
+        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    assert_int_equal(rounds(3, toward_r2a1_and_its_own), 0);
+}
+
 static void services_of_one_host_are_one_target(void **state)
 {
     for (int i = 0; i < 3; i++) {
@@ -482,6 +508,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            unreachable_agent_host_is_a_target_only_while_its_agent_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(sysctl_drifting_within_a_role, setup, teardown),
         cmocka_unit_test_setup_teardown(a_backend_down_is_its_host_not_every_name_it_serves,
                                         setup, teardown),
