@@ -45,6 +45,7 @@ struct sched_job {
     size_t nstale;
     int64_t resolved_us;
     int64_t stale_until_us; /* resolver failing: use the stale addresses till then */
+    int refreshing;         /* j->gai is refreshing them in the background */
 };
 
 /* A traceroute or capture window started because a target turned from
@@ -347,14 +348,51 @@ static void sched__run_cached(struct sched_job *j)
     sched__start_runs(j, ai);
 }
 
-/* Are the addresses resolved lately still good to use?  A name is asked
- * at most every SCHED_RESOLVE_EVERY_US, and a failing resolver every
- * SCHED_STALE_RETRY_US: slow answers must not hold up the probes. */
+/* Are there addresses to probe without waiting for the resolver?  Those of
+ * the last successful resolution serve for up to SCHED_STALE_US; they are
+ * refreshed in the background every SCHED_RESOLVE_EVERY_US (every
+ * SCHED_STALE_RETRY_US while the resolver fails), so a slow resolver (a
+ * lossy uplink, timeouts) never holds up a probe nor starves libuv's few
+ * resolver threads. */
 static int sched__cached(const struct sched_job *j)
 {
+    return j->nstale && (j->refreshing || time_now_us() - j->resolved_us < SCHED_STALE_US);
+}
+
+static void sched__on_refreshed(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct sched_job *j = req->data;
+    struct sched *s = j->sched;
+    j->refreshing = 0;
+    s->resolving--;
+    if (s->stopped) {
+        uv_freeaddrinfo(res);
+        sched__maybe_free(s);
+        return;
+    }
+    if (status == UV_EAI_NONAME || status == UV_EAI_NODATA) {
+        j->nstale = 0; /* an answer: the next run resolves and reports it */
+    } else if (status < 0) {
+        j->stale_until_us = time_now_us() + SCHED_STALE_RETRY_US;
+        log_debug("cannot resolve %s (%s): still probing the addresses it had", j->host,
+                  uv_strerror(status));
+    } else {
+        sched__remember(j, res);
+        j->stale_until_us = 0;
+    }
+    uv_freeaddrinfo(res);
+}
+
+static void sched__refresh(struct sched_job *j, const struct addrinfo *hints)
+{
     int64_t now = time_now_us();
-    return j->nstale && now - j->resolved_us < SCHED_STALE_US &&
-           (now - j->resolved_us < SCHED_RESOLVE_EVERY_US || now < j->stale_until_us);
+    if (j->refreshing || now - j->resolved_us < SCHED_RESOLVE_EVERY_US || now < j->stale_until_us)
+        return;
+    j->gai.data = j;
+    if (uv_getaddrinfo(j->sched->loop, &j->gai, sched__on_refreshed, j->host, NULL, hints) == 0) {
+        j->refreshing = 1;
+        j->sched->resolving++;
+    }
 }
 
 /* The resolver failed without saying the name does not exist (timeout,
@@ -484,6 +522,7 @@ static void sched__run(struct sched_job *j)
     }
 resolve:
     if (sched__cached(j)) {
+        sched__refresh(j, &hints);
         j->sched->active++;
         sched__run_cached(j);
         return;
@@ -553,7 +592,7 @@ void sched_stop(struct sched *s)
     for (size_t i = 0; i < s->njobs; i++) {
         struct sched_job *j = &s->jobs[i];
         uv_timer_stop(&j->timer);
-        if (j->resolving)
+        if (j->resolving || j->refreshing)
             uv_cancel((uv_req_t *)&j->gai);
         for (size_t r = 0; r < j->nruns; r++)
             if (j->runs[r].priv)
