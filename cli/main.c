@@ -134,15 +134,8 @@ static int results_row(void *ctx, const struct store_result_row *row)
         rc->rows++;
         return 0;
     }
-    Faultline__Result *d = row->detail_len
-                               ? faultline__result__unpack(NULL, row->detail_len, row->detail)
-                               : NULL;
-    Faultline__Result r = FAULTLINE__RESULT__INIT;
-    if (d) {
-        r.detail_case = d->detail_case;
-        r.icmp = d->icmp; /* shares the oneof's storage */
-    }
-    r.probe = (Faultline__ProbeType)row->probe;
+    Faultline__Result r;
+    Faultline__Result *d = query_result(row, &r);
     char when[40], detail[200], fault[12] = "-";
     time_format_us(row->ts_us, when, sizeof when);
     resultfmt_detail_text(&r, detail, sizeof detail);

@@ -15,6 +15,7 @@
 
 #include "faultcode.h"
 #include "log.h"
+#include "query.h"
 #include "timeutil.h"
 
 #define ALERT_QUEUE_MAX 1000          /* per sink; the oldest goes first beyond it */
@@ -86,26 +87,6 @@ int alert_level(uint16_t fault)
 
 /* ---- payloads ------------------------------------------------------------ */
 
-static json_t *alert__array(const char *json)
-{
-    json_error_t jerr;
-    json_t *a = json ? json_loads(json, 0, &jerr) : NULL;
-    if (!json_is_array(a)) {
-        json_decref(a);
-        a = json_array();
-    }
-    return a;
-}
-
-static json_t *alert__time(int64_t us)
-{
-    char buf[40];
-    if (!us)
-        return json_null();
-    time_format_us(us, buf, sizeof buf);
-    return json_string(buf);
-}
-
 static json_t *alert__incident(const struct alert_incident *in)
 {
     char code[8], fault[128], level[4];
@@ -116,9 +97,9 @@ static json_t *alert__incident(const struct alert_incident *in)
     return json_pack("{sI ss ss ss ss ss ss so so so so}", "id", (json_int_t)in->id, "verdict",
                      in->verdict, "component", in->component, "severity", level, "fault_code",
                      code, "fault", fault, "explanation", in->explanation ? in->explanation : "",
-                     "agents", alert__array(in->agents_json), "targets",
-                     alert__array(in->targets_json), "start", alert__time(in->start_us), "end",
-                     alert__time(in->end_us));
+                     "agents", query_names(in->agents_json), "targets",
+                     query_names(in->targets_json), "start", query_time(in->start_us), "end",
+                     query_time(in->end_us));
 }
 
 char *alert_payload_json(enum alert_event ev, const struct alert_incident *in)
@@ -146,9 +127,9 @@ static char *alert__am_alert(const struct alert_incident *in, int64_t ends_us)
                             "fault_code", code, "agents", json_string(in->agents_json ? in->agents_json : "[]"),
                             "targets", json_string(in->targets_json ? in->targets_json : "[]"));
     json_t *o = json_pack("{so so so}", "labels", labels, "annotations", ann, "startsAt",
-                          alert__time(in->start_us));
+                          query_time(in->start_us));
     if (o && ends_us)
-        json_object_set_new(o, "endsAt", alert__time(ends_us));
+        json_object_set_new(o, "endsAt", query_time(ends_us));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;

@@ -319,21 +319,26 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
     for (int i = 1; i < WIRE_NSTATUS; i++)
         api__printf(&b, "faultline_messages_rejected_total{reason=\"%s\"} %llu\n",
                     wire_status_name((enum wire_status)i), (unsigned long long)ic->rejected[i]);
-    api__family(&b, "faultline_results_stored_total", "counter", "Results stored.");
-    api__printf(&b, "faultline_results_stored_total %llu\n", (unsigned long long)ic->results_stored);
-    api__family(&b, "faultline_results_duplicate_total", "counter", "Results received again and ignored.");
-    api__printf(&b, "faultline_results_duplicate_total %llu\n",
-                (unsigned long long)ic->results_duplicate);
-    api__family(&b, "faultline_commit_failures_total", "counter", "Store transactions that failed.");
-    api__printf(&b, "faultline_commit_failures_total %llu\n", (unsigned long long)ic->commit_failures);
     const struct alert_counters *ac = api->src.alerts;
-    api__family(&b, "faultline_alerts_delivered_total", "counter", "Alert events delivered by the sinks.");
-    api__printf(&b, "faultline_alerts_delivered_total %llu\n", (unsigned long long)ac->delivered);
-    api__family(&b, "faultline_alert_delivery_failures_total", "counter", "Alert deliveries that failed (and are retried).");
-    api__printf(&b, "faultline_alert_delivery_failures_total %llu\n",
-                (unsigned long long)ac->failed_attempts);
-    api__family(&b, "faultline_alerts_dropped_total", "counter", "Alert events given up.");
-    api__printf(&b, "faultline_alerts_dropped_total %llu\n", (unsigned long long)ac->dropped);
+    const struct {
+        const char *name, *help;
+        uint64_t value;
+    } counters[] = {
+        {"faultline_results_stored_total", "Results stored.", ic->results_stored},
+        {"faultline_results_duplicate_total", "Results received again and ignored.",
+         ic->results_duplicate},
+        {"faultline_commit_failures_total", "Store transactions that failed.",
+         ic->commit_failures},
+        {"faultline_alerts_delivered_total", "Alert events delivered by the sinks.",
+         ac->delivered},
+        {"faultline_alert_delivery_failures_total",
+         "Alert deliveries that failed (and are retried).", ac->failed_attempts},
+        {"faultline_alerts_dropped_total", "Alert events given up.", ac->dropped},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        api__family(&b, counters[i].name, "counter", counters[i].help);
+        api__printf(&b, "%s %llu\n", counters[i].name, (unsigned long long)counters[i].value);
+    }
     struct api__open_count oc = {.n = 0};
     struct store_incident_filter f = {.open_only = 1};
     store_query_incidents(api->src.st, &f, api__count_open, &oc);
@@ -346,6 +351,11 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
             if (!strcmp(oc.verdict[i], verdicts[v]))
                 n = oc.count[i];
         api__printf(&b, "faultline_incidents_open{verdict=\"%s\"} %ld\n", verdicts[v], n);
+    }
+    if (api->src.corr) {
+        api__family(&b, "faultline_pairs_failing", "gauge",
+                    "(agent, target, probe, address) pairs failing now, explained or not.");
+        api__printf(&b, "faultline_pairs_failing %zu\n", correlate_failing(api->src.corr));
     }
     api__family(&b, "faultline_agent_last_seen_timestamp_seconds", "gauge",
                 "When each agent was last heard from (unix seconds).");
@@ -465,7 +475,7 @@ static enum MHD_Result api__handle(void *cls, struct MHD_Connection *conn, const
 
 /* ---- life -------------------------------------------------------------------------------- */
 
-static int api__addr(const char *addr, struct sockaddr_storage *ss, char *err, size_t errlen)
+int api_parse_addr(const char *addr, struct sockaddr_storage *ss, char *err, size_t errlen)
 {
     char host[128];
     const char *colon = strrchr(addr, ':');
@@ -502,7 +512,7 @@ static int api__addr(const char *addr, struct sockaddr_storage *ss, char *err, s
 struct api *api_new(const char *addr, const struct api_sources *src, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
-    if (api__addr(addr, &ss, err, errlen) != 0)
+    if (api_parse_addr(addr, &ss, err, errlen) != 0)
         return NULL;
     struct api *api = calloc(1, sizeof *api);
     if (!api)

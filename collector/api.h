@@ -19,10 +19,16 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "correlate.h"
 #include "collector.h"
 #include "store.h"
 
 struct api;
+struct sockaddr_storage;
+
+/* Parse a listen address: "HOST:PORT" (IPv4), "[V6]:PORT", ":PORT" or
+ * "*:PORT" (every address, both families).  0, or -1 with a reason in ERR. */
+int api_parse_addr(const char *addr, struct sockaddr_storage *ss, char *err, size_t errlen);
 
 /* What the API reads: the store (between the collector's transactions)
  * and the live counters. */
@@ -30,6 +36,7 @@ struct api_sources {
     struct store *st;
     const struct ingest_counters *ingest;
     const struct alert_counters *alerts;
+    const struct correlate *corr; /* may be NULL */
 };
 
 /* Listen on ADDR ("127.0.0.1:9105", "[::]:9105", ":9105").  NULL with a

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
+#include "api.h"
 #include "cfg.h"
 #include "collector.h"
 
@@ -45,6 +48,34 @@ static int config__sync(struct cfg *c, struct fy_node *key, struct fy_node *val,
         *(int *)out = 1;
     else {
         cfg_error(c, val, "synchronous: '%.40s' is not full or normal", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Where the HTTP API listens; "" turns it off.  Checked here, so
+ * --config.check catches what would stop the collector at start. */
+static int config__http(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                        const void *arg)
+{
+    const char *text = cfg_scalar(c, key, val);
+    if (!text)
+        return -1;
+    if (!text[0]) { /* off: the one string allowed empty */
+        char *off = strdup("");
+        if (!off)
+            return -1;
+        free(*(char **)out);
+        *(char **)out = off;
+        return 0;
+    }
+    if (cfg_parse_string(c, key, val, out, NULL) != 0)
+        return -1;
+    const char *s = *(char **)out;
+    struct sockaddr_storage ss;
+    char err[160];
+    if (api_parse_addr(s, &ss, err, sizeof err) != 0) {
+        cfg_error(c, val, "http_listen: %s", err);
         return -1;
     }
     return 0;
@@ -226,7 +257,7 @@ static const struct cfg_range config_eval_range = {100000, 3600 * 1000000LL};
 static const struct cfg_field config_fields[] = {
     {"listen", cfg_parse_string, offsetof(struct collector_config, listen), NULL},
     {"database", cfg_parse_string, offsetof(struct collector_config, database), NULL},
-    {"http_listen", cfg_parse_string, offsetof(struct collector_config, http_listen), NULL},
+    {"http_listen", config__http, offsetof(struct collector_config, http_listen), NULL},
     {"synchronous", config__sync, offsetof(struct collector_config, sync_normal), NULL},
     {"stats_interval", cfg_parse_duration, offsetof(struct collector_config, stats_interval_us),
      &config_stats_range},

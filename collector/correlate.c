@@ -1,6 +1,7 @@
 #include "correlate.h"
 
 #include "faultcode.h"
+#include "grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,14 +108,8 @@ static size_t corr__agent(struct correlate *c, const char *name, const char *reg
                 snprintf(c->agents[i].region, sizeof c->agents[i].region, "%s", region);
             return i;
         }
-    if (c->nagents == c->capagents) {
-        size_t n = c->capagents ? c->capagents * 2 : 16;
-        struct corr_agent *a = realloc(c->agents, n * sizeof *a);
-        if (!a)
-            return SIZE_MAX;
-        c->agents = a;
-        c->capagents = n;
-    }
+    if (FL_GROW(c->agents, c->capagents, c->nagents, 16))
+        return SIZE_MAX;
     struct corr_agent *a = &c->agents[c->nagents];
     memset(a, 0, sizeof *a);
     snprintf(a->name, sizeof a->name, "%s", name);
@@ -139,14 +134,8 @@ static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const str
         if (p->agent == agent && p->probe == in->probe && !strcmp(p->target, in->target) &&
             !strcmp(p->address, in->address))
             return p;
-    if (c->npairs == c->cappairs) {
-        size_t n = c->cappairs ? c->cappairs * 2 : 64;
-        struct corr_pair **a = realloc(c->pairs, n * sizeof *a);
-        if (!a)
-            return NULL;
-        c->pairs = a;
-        c->cappairs = n;
-    }
+    if (FL_GROW(c->pairs, c->cappairs, c->npairs, 64))
+        return NULL;
     struct corr_pair *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -183,14 +172,8 @@ void correlate_host(struct correlate *c, const char *host, const char *region,
             snprintf(c->hosts[i].agent, sizeof c->hosts[i].agent, "%s", agent ? agent : "");
             return;
         }
-    if (c->nhosts == c->caphosts) {
-        size_t n = c->caphosts ? c->caphosts * 2 : 16;
-        struct corr_host *h = realloc(c->hosts, n * sizeof *h);
-        if (!h)
-            return;
-        c->hosts = h;
-        c->caphosts = n;
-    }
+    if (FL_GROW(c->hosts, c->caphosts, c->nhosts, 16))
+        return;
     snprintf(c->hosts[c->nhosts].name, sizeof c->hosts[0].name, "%s", host);
     snprintf(c->hosts[c->nhosts].region, sizeof c->hosts[0].region, "%s", region);
     snprintf(c->hosts[c->nhosts].agent, sizeof c->hosts[0].agent, "%s", agent ? agent : "");

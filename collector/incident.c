@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "log.h"
+#include "query.h"
 
 struct open_incident {
     int64_t id, start_us;
@@ -53,14 +55,8 @@ static void incidents__snapshot(const struct open_incident *o, struct alert_inci
 static void incidents__event(struct incidents *inc, enum alert_event ev,
                              const struct open_incident *o, int64_t end_us)
 {
-    if (inc->nevents == inc->capevents) {
-        size_t n = inc->capevents ? inc->capevents * 2 : 16;
-        struct incident_event *e = realloc(inc->events, n * sizeof *e);
-        if (!e)
-            return;
-        inc->events = e;
-        inc->capevents = n;
-    }
+    if (FL_GROW(inc->events, inc->capevents, inc->nevents, 16))
+        return;
     struct incident_event *e = &inc->events[inc->nevents];
     struct alert_incident snap;
     incidents__snapshot(o, &snap, end_us);
@@ -106,14 +102,8 @@ void incidents_foreach_open(struct incidents *inc, incidents_event_fn fn, void *
 static int incidents__load(void *ctx, const struct store_incident *in)
 {
     struct incidents *inc = ctx;
-    if (inc->nopen == inc->cap) {
-        size_t n = inc->cap ? inc->cap * 2 : 16;
-        struct open_incident *o = realloc(inc->open, n * sizeof *o);
-        if (!o)
-            return 1;
-        inc->open = o;
-        inc->cap = n;
-    }
+    if (FL_GROW(inc->open, inc->cap, inc->nopen, 16))
+        return 1;
     struct open_incident *o = &inc->open[inc->nopen++];
     memset(o, 0, sizeof *o);
     o->id = in->id;
@@ -166,12 +156,7 @@ void incidents_free(struct incidents **pinc)
  * array, or NULL): an incident's blamed set only grows while it is open. */
 static char *incidents__names(const char *previous, const char (*names)[CORR_NAME], size_t n)
 {
-    json_error_t jerr;
-    json_t *a = previous ? json_loads(previous, 0, &jerr) : NULL;
-    if (!json_is_array(a)) {
-        json_decref(a);
-        a = json_array();
-    }
+    json_t *a = query_names(previous);
     for (size_t i = 0; i < n; i++) {
         size_t k;
         json_t *v;
@@ -196,14 +181,8 @@ static int incidents__confirmed(struct incidents *inc, const char *verdict, cons
             !strcmp(inc->pending[i].component, component))
             p = &inc->pending[i];
     if (!p) {
-        if (inc->npending == inc->cappending) {
-            size_t n = inc->cappending ? inc->cappending * 2 : 16;
-            struct pending *a = realloc(inc->pending, n * sizeof *a);
-            if (!a)
-                return 1; /* no memory to wait with: open at once */
-            inc->pending = a;
-            inc->cappending = n;
-        }
+        if (FL_GROW(inc->pending, inc->cappending, inc->npending, 16))
+            return 1; /* no memory to wait with: open at once */
         p = &inc->pending[inc->npending++];
         snprintf(p->verdict, sizeof p->verdict, "%s", verdict);
         snprintf(p->component, sizeof p->component, "%s", component);

@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     incidents_foreach_open(inc, collector_adopt, alerts);
     if (cfg.http_listen[0]) {
         struct api_sources src = {.st = st, .ingest = ingest_counters(in),
-                                  .alerts = alerter_counters(alerts)};
+                                  .alerts = alerter_counters(alerts), .corr = corr};
         api = api_new(cfg.http_listen, &src, err, sizeof err);
         if (!api) {
             log_error("HTTP API: %s", err);

@@ -4,18 +4,19 @@
 #include <string.h>
 
 #include "faultcode.h"
-#include "faultline.pb-c.h"
 #include "resultfmt.h"
 #include "timeutil.h"
 
-static json_t *query__time(int64_t us)
+json_t *query_time(int64_t us)
 {
     char buf[40];
+    if (!us)
+        return json_null();
     time_format_us(us, buf, sizeof buf);
     return json_string(buf);
 }
 
-static json_t *query__array(const char *text)
+json_t *query_names(const char *text)
 {
     json_error_t jerr;
     json_t *a = text ? json_loads(text, 0, &jerr) : NULL;
@@ -36,13 +37,13 @@ json_t *query_incident_json(const struct store_incident *in, int64_t now_us)
     json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:f, s:b, s:o, s:o, s:I, s:s, s:I}",
                           "id", (json_int_t)in->id, "verdict", in->verdict, "component",
                           in->component, "fault_code", fault, "level", fi.level, "start",
-                          query__time(in->start_us), "duration_s", dur, "open", !in->end_us,
-                          "agents", query__array(in->agents_json), "targets",
-                          query__array(in->targets_json), "pairs", (json_int_t)in->npairs,
+                          query_time(in->start_us), "duration_s", dur, "open", !in->end_us,
+                          "agents", query_names(in->agents_json), "targets",
+                          query_names(in->targets_json), "pairs", (json_int_t)in->npairs,
                           "explanation", in->explanation ? in->explanation : "", "start_us",
                           (json_int_t)in->start_us);
     if (o && in->end_us) {
-        json_object_set_new(o, "end", query__time(in->end_us));
+        json_object_set_new(o, "end", query_time(in->end_us));
         json_object_set_new(o, "end_us", json_integer(in->end_us));
     }
     return o;
@@ -55,8 +56,8 @@ json_t *query_agent_json(const struct store_agent_row *row, int64_t now_us)
     return json_pack("{s:s, s:s, s:o, s:o, s:o, s:f, s:I, s:I, s:I, s:I, s:f}", "name",
                      row->name, "version", row->version ? row->version : "", "labels",
                      json_is_object(labels) ? labels : json_object(), "first_seen",
-                     query__time(row->first_seen_us), "last_seen",
-                     query__time(row->last_seen_us), "last_seen_ago_s",
+                     query_time(row->first_seen_us), "last_seen",
+                     query_time(row->last_seen_us), "last_seen_ago_s",
                      (double)(now_us - row->last_seen_us) / 1e6, "outbox_depth",
                      (json_int_t)row->spool_depth, "dropped", (json_int_t)row->dropped,
                      "results", (json_int_t)row->results, "missing",
@@ -64,26 +65,33 @@ json_t *query_agent_json(const struct store_agent_row *row, int64_t now_us)
                      (double)row->clock_offset_us / 1000.0);
 }
 
-json_t *query_result_json(const struct store_result_row *row)
+Faultline__Result *query_result(const struct store_result_row *row, Faultline__Result *r)
 {
     Faultline__Result *d = row->detail_len
                                ? faultline__result__unpack(NULL, row->detail_len, row->detail)
                                : NULL;
-    Faultline__Result r = FAULTLINE__RESULT__INIT;
+    faultline__result__init(r);
     if (d) {
-        r.detail_case = d->detail_case;
-        r.icmp = d->icmp; /* shares the oneof's storage */
+        r->detail_case = d->detail_case;
+        r->icmp = d->icmp; /* shares the oneof's storage */
     }
-    r.agent = (char *)(uintptr_t)row->agent;
-    r.seq = row->seq;
-    r.probe = (Faultline__ProbeType)row->probe;
-    r.target = (char *)(uintptr_t)row->target;
-    r.address = (char *)(uintptr_t)row->address;
-    r.start_us = row->ts_us;
-    r.duration_us = row->duration_us;
-    r.status = (Faultline__Status)row->status;
-    r.fault_code = row->fault_code;
-    r.message = (char *)(uintptr_t)(row->message ? row->message : "");
+    r->agent = (char *)(uintptr_t)row->agent;
+    r->seq = row->seq;
+    r->probe = (Faultline__ProbeType)row->probe;
+    r->target = (char *)(uintptr_t)row->target;
+    r->address = (char *)(uintptr_t)row->address;
+    r->start_us = row->ts_us;
+    r->duration_us = row->duration_us;
+    r->status = (Faultline__Status)row->status;
+    r->fault_code = row->fault_code;
+    r->message = (char *)(uintptr_t)(row->message ? row->message : "");
+    return d;
+}
+
+json_t *query_result_json(const struct store_result_row *row)
+{
+    Faultline__Result r;
+    Faultline__Result *d = query_result(row, &r);
     json_t *o = resultfmt_json(&r);
     if (o)
         json_object_set_new(o, "epoch", json_integer((json_int_t)row->epoch));
@@ -102,7 +110,7 @@ static int query__append(void *ctx, const struct store_result_row *row)
 
 json_t *query_evidence(struct store *st, const struct store_incident *in, int64_t now_us)
 {
-    json_t *targets = query__array(in->targets_json);
+    json_t *targets = query_names(in->targets_json);
     json_t *out = json_pack("{s:[], s:[], s:[]}", "failures", "traces", "captures");
     size_t i;
     json_t *t;
@@ -173,7 +181,7 @@ static int query__incident(void *ctx, const struct store_incident *in)
     query__add(s->by_verdict, in->verdict, dur, open);
     query__add(s->by_component, comp, dur, open);
     /* Once per region its agents are in. */
-    json_t *agents = query__array(in->agents_json), *seen = json_object();
+    json_t *agents = query_names(in->agents_json), *seen = json_object();
     size_t i;
     json_t *a;
     json_array_foreach(agents, i, a) {
@@ -229,8 +237,8 @@ json_t *query_summary(struct store *st, int64_t since_us, int64_t until_us, int6
         json_t *total = json_object_get(s.total, "all");
         total = total ? json_incref(total) : json_pack("{s:i}", "incidents", 0);
         out = json_pack("{s:o, s:o, s:o, s:O, s:O, s:O}", "since",
-                        since_us ? query__time(since_us) : json_null(), "until",
-                        query__time(until_us ? until_us : now_us), "total", total, "by_verdict",
+                        since_us ? query_time(since_us) : json_null(), "until",
+                        query_time(until_us ? until_us : now_us), "total", total, "by_verdict",
                         s.by_verdict, "by_component", s.by_component, "by_region", s.by_region);
     }
     json_decref(s.by_verdict);

@@ -6,7 +6,20 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "faultline.pb-c.h"
 #include "store.h"
+
+/* A stored JSON array of names as JSON; an empty array when TEXT is NULL
+ * or not an array.  New reference. */
+json_t *query_names(const char *text);
+
+/* "2026-11-22T10:00:00.123Z", or null for 0.  New reference. */
+json_t *query_time(int64_t us);
+
+/* ROW as a Result: fills *R (its strings point into ROW) and returns the
+ * unpacked detail that owns R's detail (free it with
+ * faultline__result__free_unpacked after R; NULL when there is none). */
+Faultline__Result *query_result(const struct store_result_row *row, Faultline__Result *r);
 
 /* One row as JSON (new references).  NOW_US: for durations of what is
  * still open and "ago" fields. */

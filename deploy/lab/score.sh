@@ -110,7 +110,10 @@ expected_open() { # T0 EXPECTED...
 }
 
 all_closed_since() { [ "$(incidents_since "$1" | jq -s 'map(select(.open)) | length')" = 0 ]; }
-quiet() { [ "$(open_count)" = 0 ]; }
+# Nothing open and nothing failing, not even below an incident: a fault's
+# failures still in hysteresis must not spill into the next scenario.
+pairs_failing() { ip netns exec fl-coll curl -fs http://127.0.0.1:9105/metrics 2>/dev/null | awk '$1 == "faultline_pairs_failing" { print $2 }'; }
+quiet() { [ "$(open_count)" = 0 ] && [ "$(pairs_failing)" = 0 ]; }
 
 # Alertmanager holds exactly one active alert per incident id in IDS, with
 # the incident's verdict and component as labels.
@@ -163,7 +166,7 @@ for sc in "${SCENARIOS[@]}"; do
     selected "$name" || continue
     IFS=';' read -r -a flist <<<"$faults"
     IFS=';' read -r -a elist <<<"$expected"
-    wait_for 120 quiet || die "incidents still open before $name"
+    wait_for 120 quiet || die "incidents open or checks failing before $name (see $RUN)"
     # The interval of the checks that see it (the fleet runs path MTU and
     # host checks every third slot); silent agents are known by silence.
     every=$INTERVAL; [[ $faults == *mtu* || $faults == *sysctl* ]] && every=$(( 3 * INTERVAL ))
@@ -221,8 +224,6 @@ for sc in "${SCENARIOS[@]}"; do
         | .ok = (.verdict_ok and .component_ok and .alerts_ok
                  and .detection_s != null and .detection_s <= $dl
                  and .resolution_s != null and .resolution_s <= $rl)')"
-    # Settle: failures still in hysteresis must not spill into the next one.
-    sleep $(( 2 * INTERVAL ))
 done
 
 failed=$(printf '%s\n' "${results[@]}" | jq -s 'map(select(.ok | not)) | length')

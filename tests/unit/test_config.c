@@ -237,6 +237,16 @@ static void collector_alerts_and_thresholds(void **state)
     assert_non_null(strstr(err, "c.yaml:9:15: severity: 'L9' is not L1, L2, L3 or all"));
     assert_non_null(strstr(err, "c.yaml:11:5: alert sink: 'url' is required, an http://"));
     collector_config_free(&cfg);
+    test_write(path, "http_listen: \"\"\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg.http_listen, ""); /* off */
+    collector_config_free(&cfg);
+    test_write(path, "http_listen: localhost:http\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "c.yaml:1:14: http_listen: 'localhost:http': bad port"));
+    collector_config_free(&cfg);
     test_write(path, "correlation: [1, 2]\nalerts: {type: log}\nhttp_listen: [x]\n");
     collector_config_defaults(&cfg);
     assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
