@@ -53,10 +53,14 @@ static void feed(const char *agent, const char *target, const char *target_regio
 }
 
 /* One round of the lab's checks: every agent probes web:80, dns:53 and the
- * first agent of each other region.  FAILS(agent, target) says which fail. */
-static void round_of(int (*fails)(const char *agent, const char *target))
+ * first agent of each other region.  FAILS(agent, target) says which fail;
+ * the results of the agents SILENT(agent) names (may be NULL) never arrive. */
+static void round_silent(int (*fails)(const char *agent, const char *target),
+                         int (*silent)(const char *agent))
 {
     for (int a = 0; a < 6; a++) {
+        if (silent && silent(agents[a]))
+            continue;
         const char *targets[] = {"web:80", "dns:53"};
         for (int t = 0; t < 2; t++)
             feed(agents[a], targets[t], "", "10.0.0.1", TCP, !fails(agents[a], targets[t]));
@@ -70,6 +74,18 @@ static void round_of(int (*fails)(const char *agent, const char *target))
         }
     }
     now += 5 * S;
+}
+
+static void round_of(int (*fails)(const char *agent, const char *target))
+{
+    round_silent(fails, NULL);
+}
+
+/* Every agent's host is known by the agent's name, in its region. */
+static void hosts_are_agents(void)
+{
+    for (int a = 0; a < 6; a++)
+        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
 }
 
 static size_t rounds(int n, int (*fails)(const char *, const char *))
@@ -131,28 +147,15 @@ static void silent_agent_is_blamed(void **state)
 
 /* r3a1's host is isolated: it cannot report, and nobody reaches it.  One
  * verdict, AGENT r3a1, explains the others' failures toward it too. */
+static int is_r3a1(const char *a) { return !strcmp(a, "r3a1"); }
+static int toward_r3a1(const char *a, const char *t) { return is_r3a1(t); }
+
 static void isolated_agent_host_is_one_agent_diagnosis(void **state)
 {
-    for (int a = 0; a < 6; a++) {
-        char host[32];
-        snprintf(host, sizeof host, "%s", agents[a]);
-        correlate_host(c, host, region_of(agents[a]), agents[a]);
-    }
+    hosts_are_agents();
     rounds(3, none);
     for (int i = 0; i < 6; i++) {
-        for (int a = 0; a < 6; a++) {
-            if (!strcmp(agents[a], "r3a1"))
-                continue; /* its results never arrive */
-            feed(agents[a], "web:80", "", "10.0.0.1", TCP, 1);
-            for (int r = 1; r <= 3; r++) {
-                char peer[8], reg[3];
-                snprintf(peer, sizeof peer, "r%da1", r);
-                snprintf(reg, sizeof reg, "r%d", r);
-                if (strcmp(reg, region_of(agents[a])))
-                    feed(agents[a], peer, reg, "10.0.0.2", ICMP, strcmp(peer, "r3a1") != 0);
-            }
-        }
-        now += 5 * S;
+        round_silent(toward_r3a1, is_r3a1);
         size_t n = correlate_evaluate(c, now, diag, 16);
         /* Never the target r3a1: either nothing yet, or the agent. */
         for (size_t k = 0; k < n; k++)
@@ -268,26 +271,15 @@ static void lossy_uplink_is_one_region_diagnosis(void **state)
 }
 
 /* r2's uplink is down: its agents fall silent, nobody reaches r2. */
+static int in_r2(const char *a) { return !strncmp(a, "r2", 2); }
+static int toward_r2(const char *a, const char *t) { return in_r2(t); }
+
 static void region_cut_off_entirely_is_one_region_not_two_agents(void **state)
 {
-    for (int a = 0; a < 6; a++)
-        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    hosts_are_agents();
     rounds(3, none);
-    for (int i = 0; i < 5; i++) {
-        for (int a = 0; a < 6; a++) {
-            if (!strncmp(agents[a], "r2", 2))
-                continue; /* their results never arrive */
-            feed(agents[a], "web:80", "", "10.0.0.1", TCP, 1);
-            for (int r = 1; r <= 3; r++) {
-                char peer[8], reg[3];
-                snprintf(peer, sizeof peer, "r%da1", r);
-                snprintf(reg, sizeof reg, "r%d", r);
-                if (strcmp(reg, region_of(agents[a])))
-                    feed(agents[a], peer, reg, "10.0.0.2", ICMP, r != 2);
-            }
-        }
-        now += 5 * S;
-    }
+    for (int i = 0; i < 5; i++)
+        round_silent(toward_r2, in_r2);
     assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
     assert_int_equal(diag[0].verdict, CORR_REGION);
     assert_string_equal(diag[0].component, "r2");
@@ -298,8 +290,7 @@ static void region_cut_off_entirely_is_one_region_not_two_agents(void **state)
  * wrong, while everyone else fails toward r2a1.  Its region, not r2a1. */
 static void late_reports_count_against_their_region(void **state)
 {
-    for (int a = 0; a < 6; a++)
-        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    hosts_are_agents();
     rounds(3, none);
     for (int i = 0; i < 4; i++) {
         for (int a = 0; a < 6; a++) {
@@ -417,15 +408,13 @@ static int toward_r2a1_and_its_own(const char *a, const char *t)
  * outside, left for AGENT or REGION rather than named after the host. */
 static void unreachable_agent_host_is_a_target_only_while_its_agent_is_fine(void **state)
 {
-    for (int a = 0; a < 6; a++)
-        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    hosts_are_agents();
     assert_int_equal(rounds(3, toward_r2a1), 1);
     assert_int_equal(diag[0].verdict, CORR_TARGET);
     assert_string_equal(diag[0].component, "r2a1");
     correlate_free(&c);
     c = correlate_new(NULL);
-    for (int a = 0; a < 6; a++)
-        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
+    hosts_are_agents();
     assert_int_equal(rounds(3, toward_r2a1_and_its_own), 0);
 }
 
