@@ -29,7 +29,7 @@
 struct host_opts {
     int64_t window_us;
     int64_t max_retrans_permille; /* of OutSegs, when at least 100 were sent */
-    int64_t min_estab_percent;    /* of non-listening sockets, when at least 10 */
+    int64_t min_estab_percent;    /* of connections (not LISTEN, TIME_WAIT, CLOSE), when at least 10 */
 };
 
 _Static_assert(sizeof(struct host_opts) <= AGENT_MAX_OPTS, "host options fit in a check");
@@ -69,7 +69,7 @@ static void host_defaults(void *opts)
     struct host_opts *o = opts;
     o->window_us = 1000000;
     o->max_retrans_permille = 20;
-    o->min_estab_percent = 0;
+    o->min_estab_percent = 90;
 }
 
 static const struct cfg_range host_window_range = {10000, 60 * 1000000LL};
@@ -287,7 +287,10 @@ static void host__collect(struct host_state *st)
             c->name = (char *)(uintptr_t)host_state_names[s];
             c->value = states[s];
             b->state_ptrs[d->n_states++] = c;
-            if (s != TCP_LISTEN)
+            /* TIME_WAIT is the normal end of every short connection (the
+             * agent's own probes leave dozens) and CLOSE a socket not yet
+             * connected: neither says anything about the host's health. */
+            if (s != TCP_LISTEN && s != TCP_TIME_WAIT && s != TCP_CLOSE)
                 sockets += states[s];
         }
         d->established_share = sockets ? (double)states[TCP_ESTABLISHED] / (double)sockets : 1.0;
@@ -347,7 +350,7 @@ static void host__collect(struct host_state *st)
                   (long long)listen_drops);
     else if (o->min_estab_percent && sockets >= 10 &&
              d->established_share * 100 < (double)o->min_estab_percent)
-        probe_set(run, F, FL_FAULT_HOST_ESTAB_SHARE, "%.0f%% of TCP sockets established",
+        probe_set(run, F, FL_FAULT_HOST_ESTAB_SHARE, "%.0f%% of TCP connections established",
                   d->established_share * 100);
     else
         probe_set(run, FAULTLINE__STATUS__STATUS_OK, FL_FAULT_NONE, NULL);

@@ -81,7 +81,7 @@ static int config__http(struct cfg *c, struct fy_node *key, struct fy_node *val,
     return 0;
 }
 
-/* A share: "80%" or 0.8. */
+/* A share: "80%" or 0.8; with a non-NULL ARG, 0 too (the rule is off). */
 static int config__share(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
                          const void *arg)
 {
@@ -94,9 +94,9 @@ static int config__share(struct cfg *c, struct fy_node *key, struct fy_node *val
         v /= 100.0;
     else if (end == s || *end)
         v = -1;
-    if (!(v > 0.0 && v <= 1.0)) {
-        cfg_error(c, val, "%s: '%.40s' is not a share (like 80%% or 0.8, above 0, at most 1)",
-                  cfg_key_name(key), s);
+    if (!((v > 0.0 || (arg && v == 0.0)) && v <= 1.0)) {
+        cfg_error(c, val, "%s: '%.40s' is not a share (like 80%% or 0.8, %s 0, at most 1)",
+                  cfg_key_name(key), s, arg ? "at least" : "above");
         return -1;
     }
     *(double *)out = v;
@@ -106,6 +106,10 @@ static int config__share(struct cfg *c, struct fy_node *key, struct fy_node *val
 static const struct cfg_range config_count_range = {1, 1000};
 static const struct cfg_range config_silent_range = {1000000, 86400 * 1000000LL};
 static const struct cfg_range config_confirm_range = {0, 3600 * 1000000LL};
+static const struct cfg_range config_window_range = {1000000, 86400 * 1000000LL};
+static const struct cfg_range config_jitter_range = {0, 60 * 1000000LL};
+static const struct cfg_range config_samples_range = {1, 64}; /* the engine keeps 64 */
+static const int config_share_or_off = 1;
 
 static const struct cfg_field config_corr_fields[] = {
     {"open_after", cfg_parse_int, offsetof(struct correlate_config, open_after),
@@ -126,6 +130,18 @@ static const struct cfg_field config_corr_fields[] = {
      &config_silent_range},
     {"confirm_after", cfg_parse_duration, offsetof(struct correlate_config, confirm_after_us),
      &config_confirm_range},
+    {"window", cfg_parse_duration, offsetof(struct correlate_config, window_us),
+     &config_window_range},
+    {"window_min_samples", cfg_parse_int, offsetof(struct correlate_config, window_min_samples),
+     &config_samples_range},
+    {"min_success", config__share, offsetof(struct correlate_config, min_success),
+     &config_share_or_off},
+    {"max_reset_share", config__share, offsetof(struct correlate_config, max_reset_share),
+     &config_share_or_off},
+    {"max_jitter", cfg_parse_duration, offsetof(struct correlate_config, max_jitter_us),
+     &config_jitter_range},
+    {"hop_min_hosts", cfg_parse_int, offsetof(struct correlate_config, hop_min_hosts),
+     &config_count_range},
     {NULL, NULL, 0, NULL},
 };
 

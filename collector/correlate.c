@@ -15,6 +15,10 @@
 #define CORR_PROBE_CAPTURE 7
 #define CORR_PROBE_HOST 8
 #define CORR_MAX_SYSCTLS 16
+#define CORR_WINDOW 64 /* results a window rule looks at, at most */
+#define CORR_MAX_HOPS 16
+#define CORR_PROBE_ICMP 1
+#define CORR_PROBE_TCP 2
 
 struct corr_agent {
     char name[CORR_NAME / 2], region[32];
@@ -25,12 +29,22 @@ struct corr_agent {
     size_t nsysctls;
 };
 
+struct corr_sample {
+    int64_t ts;
+    uint32_t rtt_avg_us, rtt_stddev_us;
+    uint8_t ok, reset_or_timeout;
+};
+
 struct corr_pair {
     size_t agent; /* index into agents */
     char target[CORR_NAME], target_region[32], address[64];
     int probe;
     int failing, fails, oks, black_hole, explained;
-    uint16_t fault;
+    int hard;     /* failing by consecutive failures */
+    int windowed; /* failing by a window rule */
+    uint16_t fault, window_fault;
+    struct corr_sample samples[CORR_WINDOW]; /* a ring, since the last recovery */
+    size_t nsamples, next_sample;
     char server[64]; /* http: the Server header of the last answer */
     struct corr_pair *next;    /* hash chain */
     struct corr_pair *sibling;    /* ring of the other addresses of (agent, target, probe) */
@@ -39,6 +53,16 @@ struct corr_pair {
 
 struct corr_host {
     char name[CORR_NAME], region[32], agent[CORR_NAME / 2];
+};
+
+/* The latest traceroute of one agent toward one address. */
+struct corr_path {
+    size_t agent;
+    char host[CORR_NAME], address[64];
+    int reached;
+    size_t nhops;
+    char hops[CORR_MAX_HOPS][64];
+    struct corr_path *next;
 };
 
 struct correlate {
@@ -51,13 +75,16 @@ struct correlate {
     size_t npairs, cappairs;
     struct corr_pair *buckets[CORR_BUCKETS];
     struct corr_pair *groups[CORR_BUCKETS]; /* by (agent, target, probe) */
+    struct corr_path **paths;
+    size_t npaths, cappaths;
+    struct corr_path *path_buckets[CORR_BUCKETS];
 };
 
 const char *correlate_verdict_name(enum corr_verdict v)
 {
     static const char *const names[] = {"?",    "AGENT",  "MTU_BLACKHOLE", "DNS_RESOLVER",
-                                        "DNS_ZONE", "PATH", "TARGET", "REGION", "DRIFT"};
-    return v >= CORR_AGENT && v <= CORR_DRIFT ? names[v] : "?";
+                                        "DNS_ZONE", "PATH", "TARGET", "REGION", "DRIFT", "HOP"};
+    return v >= CORR_AGENT && v <= CORR_HOP ? names[v] : "?";
 }
 
 void correlate_config_defaults(struct correlate_config *cfg)
@@ -72,6 +99,12 @@ void correlate_config_defaults(struct correlate_config *cfg)
     cfg->resolver_min_names = 2;
     cfg->confirm_after_us = 3 * 1000000LL;
     cfg->lagging_after_us = 2 * 1000000LL;
+    cfg->window_us = 300 * 1000000LL;
+    cfg->window_min_samples = 10;
+    cfg->min_success = 0.98;
+    cfg->max_reset_share = 0.1;
+    cfg->max_jitter_us = 200 * 1000LL;
+    cfg->hop_min_hosts = 2;
 }
 
 struct correlate *correlate_new(const struct correlate_config *cfg)
@@ -94,6 +127,9 @@ void correlate_free(struct correlate **pc)
     for (size_t i = 0; i < c->npairs; i++)
         free(c->pairs[i]);
     free(c->pairs);
+    for (size_t i = 0; i < c->npaths; i++)
+        free(c->paths[i]);
+    free(c->paths);
     free(c->agents);
     free(c->hosts);
     free(c);
@@ -234,30 +270,144 @@ void correlate_heartbeat(struct correlate *c, const char *agent, const char *reg
         c->agents[a].last_seen = now_us;
 }
 
+/* Does a window rule hold over P's results of the last window before NOW?
+ * Sets P->window_fault to what it found. */
+static int corr__window_rule(const struct correlate *c, struct corr_pair *p, int64_t now)
+{
+    size_t n = 0, failed = 0, resets = 0, answered = 0;
+    double sum = 0, sumsq = 0;
+    for (size_t i = 0; i < p->nsamples; i++) {
+        const struct corr_sample *s = &p->samples[i];
+        if (s->ts < now - c->cfg.window_us)
+            continue;
+        n++;
+        failed += !s->ok;
+        resets += s->reset_or_timeout;
+        if (s->ok && p->probe == CORR_PROBE_ICMP) {
+            /* Pooled: each result's echoes have this mean and spread. */
+            double avg = s->rtt_avg_us, sd = s->rtt_stddev_us;
+            answered++;
+            sum += avg;
+            sumsq += sd * sd + avg * avg;
+        }
+    }
+    if (n < (size_t)c->cfg.window_min_samples)
+        return 0;
+    if (p->probe == CORR_PROBE_TCP || p->probe == CORR_PROBE_HTTP) {
+        if (c->cfg.min_success > 0 && failed >= 2 &&
+            (double)(n - failed) < c->cfg.min_success * (double)n) {
+            p->window_fault = p->fault;
+            return 1;
+        }
+        if (c->cfg.max_reset_share > 0 && resets >= 2 &&
+            (double)resets > c->cfg.max_reset_share * (double)n) {
+            p->window_fault = p->fault;
+            return 1;
+        }
+    }
+    if (p->probe == CORR_PROBE_ICMP && c->cfg.max_jitter_us > 0 &&
+        answered >= (size_t)c->cfg.window_min_samples) {
+        double mean = sum / (double)answered, var = sumsq / (double)answered - mean * mean;
+        if (var > (double)c->cfg.max_jitter_us * (double)c->cfg.max_jitter_us) {
+            p->window_fault = FL_FAULT_ICMP_JITTER;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void corr__update(const struct correlate *c, struct corr_pair *p,
                          const struct corr_input *in)
 {
+    struct corr_sample *s = &p->samples[p->next_sample];
+    p->next_sample = (p->next_sample + 1) % CORR_WINDOW;
+    if (p->nsamples < CORR_WINDOW)
+        p->nsamples++;
+    *s = (struct corr_sample){
+        .ts = in->ts_us,
+        .ok = (uint8_t)(in->ok != 0),
+        .reset_or_timeout = !in->ok && (in->fault == FL_FAULT_TCP_RESET ||
+                                         in->fault == FL_FAULT_TCP_TIMEOUT ||
+                                         in->fault == FL_FAULT_HTTP_TIMEOUT),
+        .rtt_avg_us = in->rtt_avg_us,
+        .rtt_stddev_us = in->rtt_stddev_us,
+    };
     if (in->ok) {
         p->fails = 0;
-        if (++p->oks >= c->cfg.close_after)
-            p->failing = 0;
+        p->oks++;
+        if (p->hard && p->oks >= c->cfg.close_after) {
+            /* Recovered: an outage at this address is over, and what it
+             * cost this agent's checks of the address (a service restarted
+             * fails a connect or two that never made three in a row) must
+             * not hold any of them now. */
+            p->hard = 0;
+            for (size_t i = 0; i < c->npairs; i++) {
+                struct corr_pair *q = c->pairs[i];
+                if (q->agent == p->agent && !strcmp(q->address, p->address)) {
+                    q->nsamples = q->next_sample = 0;
+                    if (q->windowed && !q->hard) {
+                        q->windowed = 0;
+                        q->failing = 0;
+                    }
+                }
+            }
+        }
     } else {
         p->oks = 0;
         p->fault = in->fault;
         p->black_hole = in->black_hole;
         if (++p->fails >= c->cfg.open_after)
-            p->failing = 1;
+            p->hard = 1;
     }
+    if (corr__window_rule(c, p, in->ts_us))
+        p->windowed = 1;
+    else if (p->oks >= c->cfg.close_after)
+        p->windowed = 0;
+    p->failing = p->hard || p->windowed;
+    if (p->windowed && !p->hard && p->window_fault)
+        p->fault = p->window_fault;
+}
+
+/* Remember the latest trace of (agent A, address). */
+static void corr__trace(struct correlate *c, size_t a, const struct corr_input *in)
+{
+    unsigned h = corr__hash(a, "", in->address, CORR_PROBE_TRACE);
+    struct corr_path *path = c->path_buckets[h];
+    while (path && !(path->agent == a && !strcmp(path->address, in->address)))
+        path = path->next;
+    if (!path) {
+        if (FL_GROW(c->paths, c->cappaths, c->npaths, 64))
+            return;
+        path = calloc(1, sizeof *path);
+        if (!path)
+            return;
+        path->agent = a;
+        snprintf(path->address, sizeof path->address, "%s", in->address);
+        path->next = c->path_buckets[h];
+        c->path_buckets[h] = path;
+        c->paths[c->npaths++] = path;
+    }
+    corr__host_of(in->target, path->host, sizeof path->host);
+    path->reached = in->reached;
+    path->nhops = 0;
+    for (size_t i = 0; i < in->nhops && path->nhops < CORR_MAX_HOPS; i++)
+        if (in->hops[i] && in->hops[i][0])
+            snprintf(path->hops[path->nhops++], sizeof path->hops[0], "%s", in->hops[i]);
 }
 
 void correlate_result(struct correlate *c, const struct corr_input *in)
 {
-    /* Traces and capture windows are evidence, not health. */
-    if (in->probe == CORR_PROBE_TRACE || in->probe == CORR_PROBE_CAPTURE)
+    /* Capture windows are evidence, not health; traces are the paths. */
+    if (in->probe == CORR_PROBE_CAPTURE || !in->address)
         return;
     size_t a = corr__agent(c, in->agent, in->region);
     if (a == SIZE_MAX)
         return;
+    if (in->probe == CORR_PROBE_TRACE) {
+        if (in->address[0])
+            corr__trace(c, a, in);
+        return;
+    }
     /* A backlog delivered late (the agent was cut off) is history, not
      * the health of now: it must not reopen what has healed. */
     if (in->ts_us + c->cfg.silent_after_us < c->agents[a].last_seen)
@@ -290,7 +440,7 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
         if (!in->address[0] && !in->ok)
             corr__update(c, q, in);
         else if (in->address[0] && in->ok && !q->address[0])
-            q->failing = q->fails = 0;
+            q->failing = q->fails = q->hard = q->windowed = 0;
     }
 }
 
@@ -677,8 +827,8 @@ static void corr__dns(struct correlate *c, struct corr_diagnosis *out, size_t *n
                      (int)strcspn(names[m], "/"), names[m]);
         }
         snprintf(d->explanation, sizeof d->explanation,
-                 "zone %s: %s fail%s through every server asked, from %zu agents; the servers "
-                 "answer other names",
+                 "zone %.80s: %.180s fail%s through every server asked, from %zu agents; the "
+                 "servers answer other names",
                  zone, list, nnames > 1 ? "" : "s", d->nagents);
     }
 }
@@ -748,6 +898,174 @@ static void corr__paths(struct correlate *c, struct corr_diagnosis *out, size_t 
                  "reach both",
                  lo, hi, d->nagents, d->ntargets);
     }
+}
+
+/* ---- HOP: the router the failing paths share ------------------------------ */
+
+static struct corr_path *corr__path_to(const struct correlate *c, size_t a, const char *address)
+{
+    unsigned h = corr__hash(a, "", address, CORR_PROBE_TRACE);
+    for (struct corr_path *path = c->path_buckets[h]; path; path = path->next)
+        if (path->agent == a && !strcmp(path->address, address))
+            return path;
+    return NULL;
+}
+
+/* The path P's packets take: the trace toward its address.  An IPv6
+ * address goes by the IPv4 trace of the same target (a failing one first,
+ * for a name with several hosts): the routers are the same ones, and one
+ * family's votes then name one address for each of them. */
+static const struct corr_path *corr__path_of(const struct correlate *c, const struct corr_pair *p)
+{
+    if (!p->address[0])
+        return NULL;
+    if (strchr(p->address, ':') && p->probe != CORR_PROBE_DNS) {
+        const struct corr_path *any = NULL;
+        for (const struct corr_pair *q = p->sibling; q && q != p; q = q->sibling) {
+            const struct corr_path *path;
+            if (!q->address[0] || strchr(q->address, ':') ||
+                !(path = corr__path_to(c, p->agent, q->address)) || !path->nhops)
+                continue;
+            if (q->failing)
+                return path;
+            if (!any)
+                any = path;
+        }
+        if (any)
+            return any;
+    }
+    const struct corr_path *path = corr__path_to(c, p->agent, p->address);
+    return path && path->nhops ? path : NULL;
+}
+
+static int corr__crosses_hop(const struct corr_path *path, const char *hop)
+{
+    for (size_t i = 0; path && i < path->nhops; i++)
+        if (!strcmp(path->hops[i], hop))
+            return 1;
+    return 0;
+}
+
+/* Does an agent have a failing pair at ADDRESS (its path is not a working one)? */
+static int corr__fails_at(const struct correlate *c, size_t a, const char *address)
+{
+    for (size_t i = 0; i < c->npairs; i++)
+        if (c->pairs[i]->agent == a && c->pairs[i]->failing &&
+            !strcmp(c->pairs[i]->address, address))
+            return 1;
+    return 0;
+}
+
+struct corr_hop {
+    char address[64];
+    double votes;
+    int healthy, tried;
+    size_t depth; /* its largest distance from an agent, in hops */
+};
+
+static void corr__hops(struct correlate *c, struct corr_diagnosis *out, size_t *n, size_t max)
+{
+    if (!c->npaths)
+        return;
+    struct corr_hop *hops = NULL;
+    size_t nhops = 0, caphops = 0;
+    /* Hops a working path crosses: a trace that reached its target, from
+     * an agent with nothing failing at that address. */
+    for (size_t i = 0; i < c->npaths; i++) {
+        const struct corr_path *path = c->paths[i];
+        int healthy = path->reached && !corr__fails_at(c, path->agent, path->address);
+        for (size_t k = 0; k < path->nhops; k++) {
+            size_t h = 0;
+            while (h < nhops && strcmp(hops[h].address, path->hops[k]))
+                h++;
+            if (h == nhops) {
+                if (FL_GROW(hops, caphops, nhops, 32))
+                    goto out;
+                memset(&hops[h], 0, sizeof hops[h]);
+                snprintf(hops[h].address, sizeof hops[h].address, "%s", path->hops[k]);
+                nhops++;
+            }
+            hops[h].healthy |= healthy;
+        }
+    }
+    for (;;) {
+        /* Each failing path: one vote, shared by its hops. */
+        for (size_t h = 0; h < nhops; h++)
+            hops[h].votes = 0;
+        for (size_t i = 0; i < c->npairs; i++) {
+            const struct corr_pair *p = c->pairs[i];
+            const struct corr_path *path;
+            if (p->explained || !p->failing || !(path = corr__path_of(c, p)))
+                continue;
+            for (size_t k = 0; k < path->nhops; k++)
+                for (size_t h = 0; h < nhops; h++)
+                    if (!strcmp(hops[h].address, path->hops[k])) {
+                        hops[h].votes += 1.0 / (double)path->nhops;
+                        if (k + 1 > hops[h].depth)
+                            hops[h].depth = k + 1;
+                        break;
+                    }
+        }
+        /* The most votes; on a tie, the hop farther along (the last one
+         * the failing paths still share). */
+        struct corr_hop *best = NULL;
+        for (size_t h = 0; h < nhops; h++) {
+            struct corr_hop *x = &hops[h];
+            if (x->healthy || x->tried || x->votes <= 0)
+                continue;
+            if (!best || x->votes > best->votes + 1e-9 ||
+                (x->votes > best->votes - 1e-9 && x->depth > best->depth))
+                best = x;
+        }
+        if (!best)
+            break;
+        best->tried = 1;
+        /* Failing behind it toward enough hosts (told apart by the
+         * address traced: two names of one machine are one host), none of
+         * them the hop itself. */
+        char dests[CORR_MAX_NAMES][CORR_NAME], hosts[CORR_MAX_NAMES][CORR_NAME];
+        size_t ndests = 0, nhosts = 0;
+        int is_target = 0;
+        for (size_t i = 0; i < c->npairs; i++) {
+            const struct corr_pair *p = c->pairs[i];
+            const struct corr_path *path = corr__path_of(c, p);
+            if (p->explained || !p->failing || !corr__crosses_hop(path, best->address))
+                continue;
+            corr__add_name(dests, &ndests, path->address);
+            corr__add_name(hosts, &nhosts, path->host);
+            is_target |= !strcmp(p->address, best->address) || !strcmp(path->address, best->address);
+        }
+        if (is_target || ndests < (size_t)c->cfg.hop_min_hosts)
+            continue;
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_HOP, best->address);
+        if (!d)
+            break;
+        /* Every failing pair toward those addresses is behind it too, even
+         * one whose own trace stopped short (routers limit the ICMP errors
+         * they send) or has not come in yet. */
+        for (size_t i = 0; i < c->npairs; i++) {
+            struct corr_pair *p = c->pairs[i];
+            if (p->explained || !p->failing)
+                continue;
+            const struct corr_path *path = corr__path_of(c, p);
+            int behind = corr__crosses_hop(path, best->address);
+            for (size_t k = 0; k < ndests && !behind; k++)
+                behind = !strcmp(dests[k], p->address) || (path && !strcmp(dests[k], path->address));
+            if (behind)
+                corr__explain(c, d, p);
+        }
+        char list[200] = "";
+        for (size_t k = 0; k < nhosts; k++) {
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "", hosts[k]);
+        }
+        snprintf(d->explanation, sizeof d->explanation,
+                 "router %s: the traces of %zu failing pairs from %zu agents toward %s cross it, "
+                 "and no working path does",
+                 best->address, d->npairs, d->nagents, list);
+    }
+out:
+    free(hops);
 }
 
 /* Is TARGET the host of an agent in trouble itself: gone quiet (half the
@@ -917,7 +1235,8 @@ static void corr__drift(struct correlate *c, struct corr_diagnosis *out, size_t 
             snprintf(list + len, sizeof list - len, "%s%.120s", w ? "; " : "", where[w]);
         }
         snprintf(d->explanation, sizeof d->explanation,
-                 "%s answers with %zu different Server headers: %s", p->target, nservers, list);
+                 "%.100s answers with %zu different Server headers: %.200s", p->target, nservers,
+                 list);
     }
 }
 
@@ -1008,6 +1327,7 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
     corr__mtu(c, out, &n, max);
     corr__dns(c, out, &n, max);
     corr__paths(c, out, &n, max);
+    corr__hops(c, out, &n, max);
     corr__targets(c, now_us, out, &n, max);
     corr__drift(c, out, &n, max);
     corr__sysctl_drift(c, now_us, out, &n, max);

@@ -4,7 +4,17 @@
  * hysteresis: it turns failing after `open_after` consecutive failures and
  * healthy again after `close_after` consecutive successes, so one lost
  * probe opens nothing and a flapping target does not open and close at
- * every result.  correlate_evaluate() explains the failing pairs from the
+ * every result.  Window rules catch what fails now and then but never
+ * `open_after` times in a row: over the results of the last `window`
+ * (at least `window_min_samples` of them, at least two failures), a TCP or
+ * HTTP success rate below `min_success`, a share of resets and timeouts
+ * above `max_reset_share`, or an ICMP rtt standard deviation (all echoes
+ * of the window pooled) above `max_jitter`.  A pair a window rule opened
+ * closes once the rule no longer holds and `close_after` results in a row
+ * were good.  When a pair recovers from consecutive failures, every check
+ * of that agent toward that address starts a new window: an outage that
+ * is over (and the connect or two a restart cost the other checks) does
+ * not hold them.  correlate_evaluate() explains the failing pairs from the
  * most specific cause outward, each pair explained once, in this order:
  *   AGENT          the agent is silent (no result or heartbeat)
  *   REGION         every agent of region R fails toward most of what lies
@@ -20,6 +30,10 @@
  *                  zone (the name less its first label)
  *   PATH           agents of region R fail toward targets in region S and
  *                  those of S toward R, while a third region reaches both
+ *   HOP            the traceroutes of failing pairs, toward at least two
+ *                  hosts, share a router that no working path crosses:
+ *                  each failing path gives 1/h of a vote to each of its h
+ *                  hops, and the hop with the most votes is blamed
  *   TARGET         agents in several regions fail toward a host: its
  *                  failing services (web:80, http://web/) are one target
  * and, from what works rather than what fails:
@@ -43,6 +57,7 @@ enum corr_verdict {
     CORR_TARGET,
     CORR_REGION,
     CORR_DRIFT,
+    CORR_HOP,
 };
 
 const char *correlate_verdict_name(enum corr_verdict v);
@@ -58,6 +73,12 @@ struct correlate_config {
     int64_t resolver_min_names; /* DNS_RESOLVER: names failing through one server (2) */
     int64_t confirm_after_us;   /* incidents: a diagnosis held this long opens one (3 s) */
     int64_t lagging_after_us;   /* results arriving this late: the agent's link is in trouble (2 s) */
+    int64_t window_us;          /* window rules: over this long (5 min) */
+    int64_t window_min_samples; /* window rules: judged from this many results (10) */
+    double min_success;         /* TCP, HTTP: success rate below this fails (0.98; 0: off) */
+    double max_reset_share;     /* TCP, HTTP: resets and timeouts above this share fail (0.1; 0: off) */
+    int64_t max_jitter_us;      /* ICMP: rtt standard deviation above this fails (200 ms; 0: off) */
+    int64_t hop_min_hosts;      /* HOP: failing paths toward at least this many hosts (2) */
 };
 
 void correlate_config_defaults(struct correlate_config *cfg);
@@ -80,6 +101,10 @@ struct corr_input {
     const char *const *sysctl_values;
     size_t nsysctls;
     int64_t received_us;         /* when the collector got it (0: unknown) */
+    uint32_t rtt_avg_us, rtt_stddev_us; /* icmp: over the echoes answered */
+    const char *const *hops;     /* trace: the addresses that answered, nearest first */
+    size_t nhops;
+    int reached;                 /* trace: the target itself answered */
 };
 
 #define CORR_MAX_NAMES 64
@@ -87,7 +112,7 @@ struct corr_input {
 
 struct corr_diagnosis {
     enum corr_verdict verdict;
-    char component[CORR_NAME];     /* agent, target, "r1<->r2", server, zone name */
+    char component[CORR_NAME];     /* agent, target, "r1<->r2", server, zone, hop address */
     uint16_t fault;                /* the most severe fault of the pairs explained */
     size_t nagents, ntargets, npairs;
     char agents[CORR_MAX_NAMES][CORR_NAME];

@@ -172,6 +172,11 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
                 names[nsysctls] = r->host->sysctls[k]->key;
                 values[nsysctls++] = r->host->sysctls[k]->value;
             }
+        const char *hops[32];
+        size_t nhops = 0;
+        if (r->detail_case == FAULTLINE__RESULT__DETAIL_TRACE)
+            for (size_t k = 0; k < r->trace->n_hops && nhops < 32; k++)
+                hops[nhops++] = r->trace->hops[k]->address;
         struct corr_input ci = {
             .agent = agent, .region = NULL, .target = r->target, .target_region = NULL,
             .address = r->address, .probe = r->probe,
@@ -180,7 +185,13 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
             .ts_us = r->start_us, .duration_us = r->duration_us, .received_us = now_us,
             .server = r->detail_case == FAULTLINE__RESULT__DETAIL_HTTP ? r->http->server : NULL,
             .sysctl_names = names, .sysctl_values = values, .nsysctls = nsysctls,
+            .hops = hops, .nhops = nhops,
+            .reached = r->detail_case == FAULTLINE__RESULT__DETAIL_TRACE && r->trace->reached,
         };
+        if (r->detail_case == FAULTLINE__RESULT__DETAIL_ICMP) {
+            ci.rtt_avg_us = r->icmp->rtt_avg_us;
+            ci.rtt_stddev_us = r->icmp->rtt_stddev_us;
+        }
         correlate_result(in->corr, &ci);
     }
 }

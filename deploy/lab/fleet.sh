@@ -39,12 +39,12 @@ defaults:
 heartbeat: 2s
 checks:
   - probe: icmp
-    targets: [web.lab.test, dns.lab.test, far.lab.test, ${peers[0]}, ${peers[1]}]
+    targets: [web.lab.test, dns.lab.test, far.lab.test, back.lab.test, ${peers[0]}, ${peers[1]}]
     count: 5
     spacing: 100ms
     max_rtt: 100ms
   - probe: tcp
-    targets: [web.lab.test, far.lab.test]
+    targets: [web.lab.test, far.lab.test, back.lab.test]
     port: 80
     capture_on_failure: 3s
   - probe: http
@@ -57,6 +57,11 @@ checks:
     type: A
   - probe: mtu
     targets: [far.lab.test]
+    interval: $mtu_interval
+  # The paths that work: what a failing path shares with none of them is
+  # where it breaks (failing targets get a trace of their own at once).
+  - probe: trace
+    targets: [web.lab.test, dns.lab.test]
     interval: $mtu_interval
   - probe: host
     targets: [$h]
@@ -74,6 +79,11 @@ collector_config() { # RUN_DIR ALERTMANAGER
     cat <<YAML
 listen: tcp://*:5555
 database: $1/faultline.db
+correlation:
+  # The lab probes every few seconds: half a minute is plenty of results
+  # for the window rules, and a fault's intermittent failures leave the
+  # window before the next scenario.
+  window: 30s
 alerts:
   - type: exec
     command: [/bin/sh, -c, 'cat >> "\$0"', $1/alerts.jsonl]

@@ -8,6 +8,7 @@
 #            has web's and far's)
 #   fl-coll: where the collector listens (tcp://coll.lab.test:5555)
 #   fl-mtur: a router whose link to fl-far has MTU 1400; fl-far runs nginx too
+#   fl-back: a second host behind fl-mtur (link MTU 1500), nginx on :80
 #
 # IPv4 and IPv6 on every link: link L is 10.77.L.0/24 and fd77:0:0:L::/64, the
 # router side .1/::1, the host side .2/::2.  Nothing here is connected to the
@@ -24,6 +25,8 @@
 #   dns-down            unbound stopped
 #   dns-servfail        every name in svc.lab.test answers SERVFAIL (the rest of lab.test works)
 #   mtu-blackhole       fl-mtur drops the ICMP "fragmentation needed"/"packet too big" it sends
+#   router-down         fl-mtur stops forwarding (it still answers itself): far and back
+#                       are cut off from everyone
 #   slow-http           fl-web answers every request after 6 s
 #   sysctl-drift HOST   HOST's net.ipv4.tcp_syn_retries set to 3 (the others keep theirs)
 #   drift               fl-far's nginx stops naming its version (Server: nginx): app.lab.test,
@@ -36,7 +39,7 @@ ZONE=lab.test
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REGIONS=(r1 r2 r3)
 AGENTS=(r1a1 r1a2 r2a1 r2a2 r3a1 r3a2)
-SERVICES=(web dns coll mtur far)
+SERVICES=(web dns coll mtur far back)
 NGINX_MODULES=/usr/lib/nginx/modules
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -64,6 +67,7 @@ link_of() {
     r[1-3]) echo "${1#r}" ;;
     r[1-3]a[12]) local r=${1:1:1} a=${1:3:1}; echo "$r$a" ;;
     web) echo 100 ;; dns) echo 101 ;; coll) echo 102 ;; mtur) echo 103 ;; far) echo 104 ;;
+    back) echo 105 ;;
     *) die "no such host: $1" ;;
     esac
 }
@@ -142,8 +146,24 @@ http {
     }
 $tls}
 CONF
+    if [ -f "$dir/nginx.pid" ] && kill -0 "$(cat "$dir/nginx.pid")" 2>/dev/null; then
+        # Running: reload.  The listening sockets stay open, so changing a
+        # fault costs no refused connection (a restart would, and that is a
+        # fault of its own); done once a worker of the new generation runs.
+        local old new
+        old=$(nginx_workers "$dir/nginx.pid")
+        ns "$h" nginx -c "$dir/nginx.conf" -s reload 2>>"$dir/error.log"
+        for _ in $(seq 100); do
+            new=$(nginx_workers "$dir/nginx.pid" | grep -vxF "$old" || true)
+            [ -n "$new" ] && return 0
+            sleep 0.05
+        done
+        die "$h: nginx did not reload (see $dir/error.log)"
+    fi
     ns "$h" nginx -c "$dir/nginx.conf" -g 'daemon on;'
 }
+
+nginx_workers() { ps -o pid= --ppid "$(cat "$1")" 2>/dev/null | tr -d ' ' || true; }
 
 stop_pidfile() {
     local f=$1
@@ -274,6 +294,12 @@ lab_up() {
     ns far ip -6 route add default via fd77:0:0:104::1
     ns core ip route add 10.77.104.0/24 via 10.77.103.2
     ns core ip -6 route add fd77:0:0:104::/64 via fd77:0:0:103::2
+    # back sits behind mtur too, on an ordinary link.
+    link mtur to-back back eth0 105
+    ns back ip route add default via 10.77.105.1
+    ns back ip -6 route add default via fd77:0:0:105::1
+    ns core ip route add 10.77.105.0/24 via 10.77.103.2
+    ns core ip -6 route add fd77:0:0:105::/64 via fd77:0:0:103::2
 
     # fl-web: :81 closed (nothing listens), :82 dropped, :83 reset.
     ns web nft -f - <<'NFT'
@@ -290,10 +316,12 @@ NFT
     head -c 4194304 /dev/zero >"$STATE/big.bin" # /big: a 4 MiB transfer
     start_nginx web
     start_nginx far
+    start_nginx back
     start_unbound
     wait_port web 10.77.100.2 80
     wait_port web 10.77.100.2 443
     wait_port far 10.77.104.2 80
+    wait_port back 10.77.105.2 80
     wait_dns
     warm_up
     echo "lab is up: $(all_hosts | wc -w) hosts; try: $0 hosts"
@@ -305,7 +333,7 @@ NFT
 warm_up() {
     local pids=()
     for a in "${AGENTS[@]}"; do
-        for s in web dns coll far; do
+        for s in web dns coll far back; do
             ns "$a" ping -q -c 1 -W 3 "$(addr4 "$s")" >/dev/null 2>&1 & pids+=($!)
             ns "$a" ping -q -c 1 -W 3 "$(addr6 "$s")" >/dev/null 2>&1 & pids+=($!)
         done
@@ -380,7 +408,6 @@ fault() {
         else [ -f "$STATE/nginx-web/nginx.pid" ] || start_nginx web; wait_port web 10.77.100.2 80; fi
         mark web-down "$mode" ;;
     slow-http)
-        stop_pidfile "$STATE/nginx-web/nginx.pid"
         if [ "$mode" = on ]; then start_nginx web slow; else start_nginx web; fi
         wait_port web 10.77.100.2 80
         mark slow-http "$mode" ;;
@@ -447,7 +474,6 @@ oifname \"to-$r\" numgen random mod 100 < $pct drop
         fi
         mark "sysctl-drift-$h" "$mode" ;;
     drift)
-        stop_pidfile "$STATE/nginx-far/nginx.pid"
         if [ "$mode" = on ]; then start_nginx far drift; else start_nginx far; fi
         wait_port far 10.77.104.2 80
         mark drift "$mode" ;;
@@ -466,6 +492,11 @@ icmpv6 type packet-too-big drop
         # Forget path MTUs learnt before, or the hole stays hidden behind them.
         for h in "${AGENTS[@]}"; do ns "$h" ip route flush cache; ns "$h" ip -6 route flush cache; done
         mark mtu-blackhole "$mode" ;;
+    router-down)
+        if [ "$mode" = on ]; then
+            nft_on mtur fl_router_down 'chain forward { type filter hook forward priority -10; drop; }'
+        else nft_off mtur fl_router_down; fi
+        mark router-down "$mode" ;;
     *) die "unknown fault '$name' (see $0 --help)" ;;
     esac
     echo "fault $name $mode"

@@ -61,6 +61,7 @@ SCENARIOS=(
     "dns-down|dns-down|DNS_RESOLVER 10.77.101.2"
     "dns-servfail|dns-servfail|DNS_ZONE svc.lab.test"
     "mtu-blackhole|mtu-blackhole|MTU_BLACKHOLE far.lab.test"
+    "router-down|router-down|HOP 10.77.103.2"
     "slow-http|slow-http|TARGET web.lab.test"
     "server-drift|drift|DRIFT app.lab.test"
     "sysctl-drift|sysctl-drift r2a2|DRIFT lab-agent/tcp_syn_retries"

@@ -11,10 +11,10 @@ AGENTS=(r1a1 r1a2 r2a1 r2a2 r3a1 r3a2)
 # Every agent has a result for each of its targets, over IPv4 and IPv6.
 pairs() { sql "SELECT count(DISTINCT a.name || ' ' || t.name || ' ' || t.address)
                FROM result r JOIN agent a ON a.id = r.agent_id JOIN target t ON t.id = r.target_id"; }
-# Per agent: icmp 5 targets x 2 families, tcp (web and far :80, web :81-:83) 5 x 2, http web
+# Per agent: icmp 6 targets x 2 families, tcp (web, far, back :80, web :81-:83) 6 x 2, http web
 # (2 addresses) and app (web's and far's: 4), dns 4 names at one server, host 1; the mtu check's
-# (far.lab.test, address) pairs are the icmp check's.
-expected=$((6 * (10 + 10 + 6 + 4 + 1)))
+# (far.lab.test, address) pairs are the icmp check's, and so are the trace check's (web, dns).
+expected=$((6 * (12 + 12 + 6 + 4 + 1)))
 enough_pairs() { [ "$(pairs)" -ge $expected ]; }
 wait_until 60 "results for all $expected (agent, target, address) triples" enough_pairs
 check "results stored for every (agent, target, address): $(pairs) of $expected" \

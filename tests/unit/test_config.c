@@ -237,6 +237,30 @@ static void collector_alerts_and_thresholds(void **state)
     assert_non_null(strstr(err, "c.yaml:9:15: severity: 'L9' is not L1, L2, L3 or all"));
     assert_non_null(strstr(err, "c.yaml:11:5: alert sink: 'url' is required, an http://"));
     collector_config_free(&cfg);
+    /* The window rules: 0 turns a rule off; a share above 100 % or more
+     * samples than the engine keeps are errors. */
+    test_write(path, "correlation:\n  window: 10m\n  min_success: 0\n  max_jitter: 0s\n"
+                     "  max_reset_share: 25%\n  window_min_samples: 64\n  hop_min_hosts: 3\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg.corr.window_us, 600000000);
+    assert_true(cfg.corr.min_success == 0.0);
+    assert_int_equal(cfg.corr.max_jitter_us, 0);
+    assert_true(cfg.corr.max_reset_share > 0.24 && cfg.corr.max_reset_share < 0.26);
+    assert_int_equal(cfg.corr.window_min_samples, 64);
+    assert_int_equal(cfg.corr.hop_min_hosts, 3);
+    collector_config_free(&cfg);
+    test_write(path, "correlation:\n  min_success: 101%\n  window_min_samples: 65\n"
+                     "  window: 0s\n  agent_share: 0\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "c.yaml:2:16: min_success: '101%' is not a share (like 80% or "
+                                "0.8, at least 0, at most 1)"));
+    assert_non_null(strstr(err, "c.yaml:3:23: window_min_samples: 65 is out of range (1 to 64)"));
+    assert_non_null(strstr(err, "c.yaml:4:11: window: 0s is out of range"));
+    assert_non_null(strstr(err, "c.yaml:5:16: agent_share: '0' is not a share (like 80% or 0.8, "
+                                "above 0"));
+    collector_config_free(&cfg);
     test_write(path, "http_listen: \"\"\n");
     collector_config_defaults(&cfg);
     assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);

@@ -196,12 +196,215 @@ static int flapping(const char *a, const char *t)
     return !strcmp(t, "web:80") && flap_state % 3 != 2; /* fail, fail, ok, ... */
 }
 
-static void flapping_target_never_opens(void **state)
+static void flapping_target_never_opens_on_consecutive_failures(void **state)
 {
+    struct correlate_config cfg;
+    correlate_config_defaults(&cfg);
+    cfg.min_success = cfg.max_reset_share = 0; /* the window rules off */
+    correlate_free(&c);
+    c = correlate_new(&cfg);
     for (flap_state = 0; flap_state < 30; flap_state++) {
         round_of(flapping);
         assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
     }
+}
+
+/* Two of three failing never makes three in a row, but the success rate
+ * says what it is: once the window has enough results, the target is
+ * failing, steadily (no open and close at every result), and it heals
+ * only when the failures have left the window. */
+static void flapping_target_opens_by_success_rate_and_holds(void **state)
+{
+    for (flap_state = 0; flap_state < 9; flap_state++) {
+        round_of(flapping);
+        assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+    }
+    for (; flap_state < 40; flap_state++) {
+        round_of(flapping);
+        assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+        assert_int_equal(diag[0].verdict, CORR_TARGET);
+        assert_string_equal(diag[0].component, "web");
+    }
+    /* Healed: the window (5 min, 60 rounds) still holds failures. */
+    for (int i = 0; i < 50; i++) {
+        round_of(none);
+        assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    }
+    assert_int_equal(rounds(12, none), 0);
+}
+
+/* An outage that is over does not hold the pair by its window: the
+ * failures of the outage are forgotten on recovery. */
+static void recovery_starts_a_new_window(void **state)
+{
+    rounds(10, none);
+    assert_int_equal(rounds(3, web_down), 1);
+    assert_int_equal(rounds(2, none), 0);
+    assert_int_equal(rounds(1, web_down), 0); /* one failure after recovery opens nothing */
+    assert_int_equal(rounds(12, none), 0);
+}
+
+/* A service restarted twice (slow, then back): its connect check fails
+ * once at each restart, never three in a row, while its HTTP check is
+ * down in between.  When HTTP recovers, so does the connect check: the
+ * restarts belonged to that outage. */
+static void an_outage_takes_its_blips_with_it(void **state)
+{
+    rounds(12, none);
+    for (int i = 0; i < 6; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed(agents[a], "web:80", "", "10.0.0.1", TCP, i != 0 && i != 5);
+            feed(agents[a], "http://web/", "", "10.0.0.1", 3, 0);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].ntargets, 2); /* both checks, by hysteresis and by window */
+    for (int i = 0; i < 2; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed(agents[a], "web:80", "", "10.0.0.1", TCP, 1);
+            feed(agents[a], "http://web/", "", "10.0.0.1", 3, 1);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+    assert_int_equal(correlate_failing(c), 0);
+}
+
+static void feed_icmp(const char *agent, const char *target, uint32_t avg_us, uint32_t sd_us)
+{
+    struct corr_input in = {.agent = agent, .region = region_of(agent), .target = target,
+                            .target_region = "", .address = "10.0.0.1", .probe = ICMP,
+                            .ok = 1, .ts_us = now, .rtt_avg_us = avg_us, .rtt_stddev_us = sd_us};
+    correlate_result(c, &in);
+}
+
+/* Jitter: the echoes of the window pooled.  Answers between 5 ms and
+ * 605 ms are jitter; a path that became 150 ms slower is not (that is
+ * max_rtt's to judge). */
+static void jitter_over_the_window(void **state)
+{
+    for (int i = 0; i < 20; i++) {
+        for (int a = 0; a < 6; a++)
+            feed_icmp(agents[a], "steady", i < 10 ? 1000 : 151000, 500);
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+    for (int i = 0; i < 10; i++) {
+        for (int a = 0; a < 6; a++)
+            feed_icmp(agents[a], "jumpy", i % 2 ? 5000 : 605000, 1000);
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_TARGET);
+    assert_string_equal(diag[0].component, "jumpy");
+    assert_int_equal(diag[0].fault, 0x3155);
+}
+
+/* Resets or timeouts in more than a tenth of the attempts. */
+static void resets_over_the_window(void **state)
+{
+    struct correlate_config cfg;
+    correlate_config_defaults(&cfg);
+    cfg.min_success = 0; /* this rule alone */
+    correlate_free(&c);
+    c = correlate_new(&cfg);
+    for (int i = 0; i < 20; i++) {
+        for (int a = 0; a < 6; a++) {
+            struct corr_input in = {.agent = agents[a], .region = region_of(agents[a]),
+                                    .target = "web:80", .target_region = "",
+                                    .address = "10.0.0.1", .probe = TCP, .ok = i % 5 != 0,
+                                    .fault = i % 5 ? 0 : 0x3795, .ts_us = now};
+            correlate_result(c, &in);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_TARGET);
+    assert_int_equal(diag[0].fault, 0x3795);
+}
+
+static void feed_trace(const char *agent, const char *target, const char *address,
+                       const char *const *hops, size_t nhops, int reached)
+{
+    struct corr_input in = {.agent = agent, .region = region_of(agent), .target = target,
+                            .target_region = "", .address = address, .probe = 6,
+                            .ok = reached, .ts_us = now, .hops = hops, .nhops = nhops,
+                            .reached = reached};
+    correlate_result(c, &in);
+}
+
+/* Every agent's traces: web reached through its region's router and the
+ * core; far and back, behind router 10.0.3.2, reached or not (DOWN). */
+static void traces(int down)
+{
+    for (int a = 0; a < 6; a++) {
+        char router[16];
+        snprintf(router, sizeof router, "10.0.%c.1", agents[a][1]);
+        const char *to_web[] = {router, "10.0.9.1", "10.0.0.1"};
+        const char *to_far[] = {router, "10.0.9.1", "10.0.3.2", "10.0.4.2"};
+        const char *to_back[] = {router, "10.0.9.1", "10.0.3.2", "10.0.5.2"};
+        feed_trace(agents[a], "web", "10.0.0.1", to_web, 3, 1);
+        feed_trace(agents[a], "far", "10.0.4.2", to_far, down ? 3 : 4, !down);
+        feed_trace(agents[a], "back", "10.0.5.2", to_back, down ? 3 : 4, !down);
+    }
+}
+
+static void behind_the_router(int web_ok, int far_back_ok)
+{
+    for (int a = 0; a < 6; a++) {
+        feed(agents[a], "web:80", "", "10.0.0.1", TCP, web_ok);
+        feed(agents[a], "far:80", "", "10.0.4.2", TCP, far_back_ok);
+        feed(agents[a], "back:80", "", "10.0.5.2", TCP, far_back_ok);
+        feed(agents[a], "far", "", "10.0.4.2", ICMP, far_back_ok);
+        feed(agents[a], "back", "", "10.0.5.2", ICMP, far_back_ok);
+        feed(agents[a], "far:80", "", "fd00::4:2", TCP, far_back_ok); /* no IPv6 traces */
+    }
+    now += 5 * S;
+}
+
+/* A router that stops forwarding: two hosts behind it fail from
+ * everywhere.  One HOP, not two TARGETs; far's IPv6 address goes by its
+ * IPv4 trace. */
+static void router_down_is_one_hop(void **state)
+{
+    traces(0);
+    for (int i = 0; i < 3; i++)
+        behind_the_router(1, 1);
+    traces(1);
+    /* One trace stopped short: the routers' ICMP errors are rate-limited. */
+    const char *short_trace[] = {"10.0.2.1"};
+    feed_trace("r2a1", "back", "10.0.5.2", short_trace, 1, 0);
+    for (int i = 0; i < 3; i++)
+        behind_the_router(1, 0);
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_HOP);
+    assert_string_equal(diag[0].component, "10.0.3.2");
+    assert_int_equal(diag[0].npairs, 30);
+    assert_int_equal(diag[0].nagents, 6);
+    assert_non_null(strstr(diag[0].explanation, "router 10.0.3.2"));
+    /* Healed, it closes like anything else. */
+    traces(0);
+    for (int i = 0; i < 2; i++)
+        behind_the_router(1, 1);
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
+}
+
+/* One host down behind the router is that host: a HOP needs failing paths
+ * toward two hosts, and a host reached (it answers the trace) is no hop. */
+static void one_host_behind_a_router_is_a_target(void **state)
+{
+    traces(0);
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed(agents[a], "web:80", "", "10.0.0.1", TCP, 0);
+            feed(agents[a], "far:80", "", "10.0.4.2", TCP, 1);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_TARGET);
+    assert_string_equal(diag[0].component, "web");
 }
 
 static void agent_with_few_targets_is_not_blamed(void **state)
@@ -491,7 +694,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(isolated_agent_host_is_one_agent_diagnosis, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(two_faults_at_once_are_two_diagnoses, setup, teardown),
-        cmocka_unit_test_setup_teardown(flapping_target_never_opens, setup, teardown),
+        cmocka_unit_test_setup_teardown(flapping_target_never_opens_on_consecutive_failures,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(flapping_target_opens_by_success_rate_and_holds, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(recovery_starts_a_new_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_outage_takes_its_blips_with_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(jitter_over_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(resets_over_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(router_down_is_one_hop, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_host_behind_a_router_is_a_target, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_with_few_targets_is_not_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(dns_resolver_and_zone, setup, teardown),
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
