@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 command -v prometheus-alertmanager >/dev/null || { not_ok "prometheus-alertmanager is installed"; exit 1; }
 out=$BUILD/scorecard.jsonl
 "$CLI" lab score --json --interval 2s --healthy "${FL_HEALTHY_SECONDS:-30}" --keep "$RUN" >"$out" || true
-check "every scenario reported" test "$(grep -c '"scenario"' "$out")" -eq 15
+check "every scenario reported" test "$(grep -c '"scenario"' "$out")" -eq 16
 while read -r line; do
     name=$(jq -r .scenario <<<"$line")
     what=$(jq -r '"expected [\(.expected | join(", "))], got [\(.got | join(", "))], detection \(.detection_s) s (limit \(.detection_limit_s // "-")), resolution \(.resolution_s) s (limit \(.resolution_limit_s // "-")), alerts \(.alerts)"' <<<"$line")
