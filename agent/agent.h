@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "transport.h"
 #include "wire.h"
 
 struct cfg;
@@ -38,6 +39,9 @@ struct agent_config {
     Faultline__Label **labels;
     size_t nlabels;
     char *endpoint;
+    char *server_key;   /* the collector's public key: a .pub file or the key itself */
+    char *key;          /* this agent's key pair (faultline keygen) */
+    struct transport_keys keys; /* loaded from those at start */
     char *outbox_path;
     int64_t outbox_max;
     int64_t heartbeat_us;

@@ -258,6 +258,8 @@ static const struct cfg_field config_agent_fields[] = {
 
 static const struct cfg_field config_collector_fields[] = {
     {"endpoint", cfg_parse_string, offsetof(struct agent_config, endpoint), NULL},
+    {"server_key", cfg_parse_string, offsetof(struct agent_config, server_key), NULL},
+    {"key", cfg_parse_string, offsetof(struct agent_config, key), NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -438,6 +440,8 @@ void agent_config_free(struct agent_config *cfg)
     free(cfg->checks);
     free(cfg->name);
     free(cfg->endpoint);
+    free(cfg->server_key);
+    free(cfg->key);
     free(cfg->outbox_path);
     memset(cfg, 0, sizeof *cfg);
 }

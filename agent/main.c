@@ -33,12 +33,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: faultline-agent --config.file FILE [--config.check]\n"
-            "                       [--log.level LEVEL] [--log.format logfmt|json]\n"
+            "                       [--log.level LEVEL] [--log.format logfmt|json] [--insecure]\n"
             "       faultline-agent probe TYPE [--KEY VALUE ...] [--json] [--verbose] TARGET...\n"
             "       faultline-agent --version | --help\n"
             "\n"
             "  --config.file FILE  YAML configuration (see docs/configuration.md)\n"
             "  --config.check      validate the configuration, print \"configuration OK\"\n"
+            "  --insecure          no CURVE: plain text to a collector run with --insecure\n"
+            "                      (development only)\n"
             "\n"
             "probe runs one check once and prints its results; KEY is any key of a\n"
             "check in the configuration, e.g.\n"
@@ -95,7 +97,7 @@ static void agent__on_signal(uv_signal_t *h, int sig)
     uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
 
-static int agent_run(const char *config_file, int check_only)
+static int agent_run(const char *config_file, int check_only, int insecure)
 {
     struct agent a = {0};
     char err[8192];
@@ -103,10 +105,29 @@ static int agent_run(const char *config_file, int check_only)
         fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
         return 1;
     }
+    a.cfg.keys.insecure = insecure;
+    if (!insecure && (!a.cfg.server_key || !a.cfg.key)) {
+        fprintf(stderr, "faultline-agent: %s: collector: 'server_key' and 'key' are required "
+                        "(CURVE: make keys with 'faultline keygen'), or --insecure for development\n",
+                config_file);
+        agent_config_free(&a.cfg);
+        return 1;
+    }
     if (check_only) {
         printf("configuration OK\n");
         agent_config_free(&a.cfg);
         return 0;
+    }
+    if (insecure) {
+        log_warn("--insecure: no CURVE, the results travel in plain text to any collector at %s; "
+                 "for development only", a.cfg.endpoint);
+    } else if (transport_key_load(a.cfg.key, a.cfg.keys.public_key, a.cfg.keys.secret_key, err,
+                                  sizeof err) != 0 ||
+               transport_key_load(a.cfg.server_key, a.cfg.keys.server_key, NULL, err,
+                                  sizeof err) != 0) {
+        log_error("%s", err);
+        agent_config_free(&a.cfg);
+        return 1;
     }
     int rc = 1;
     void *zctx = zmq_ctx_new();
@@ -291,18 +312,19 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "probe") == 0)
         return probe_cmd(argc - 1, argv + 1);
 
-    enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LEVEL, OPT_FORMAT, OPT_VERSION };
+    enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LEVEL, OPT_FORMAT, OPT_VERSION, OPT_INSECURE };
     static const struct option opts[] = {
         {"config.file", required_argument, NULL, OPT_CONFIG},
         {"config.check", no_argument, NULL, OPT_CHECK},
         {"log.level", required_argument, NULL, OPT_LEVEL},
         {"log.format", required_argument, NULL, OPT_FORMAT},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_file = NULL;
-    int check = 0, opt;
+    int check = 0, insecure = 0, opt;
     enum fl_log_level level = FL_LOG_INFO;
     enum fl_log_format format = FL_LOG_LOGFMT;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -316,6 +338,7 @@ int main(int argc, char **argv)
                 return 2;
             break;
         case OPT_VERSION: printf("faultline-agent %s\n", FL_VERSION); return 0;
+        case OPT_INSECURE: insecure = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -330,5 +353,5 @@ int main(int argc, char **argv)
         return 2;
     }
     log_setup(level, format);
-    return agent_run(config_file, check);
+    return agent_run(config_file, check, insecure);
 }

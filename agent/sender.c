@@ -277,7 +277,7 @@ struct sender *sender_new(uv_loop_t *loop, void *zctx, const struct agent_config
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->sock = transport_agent_open(zctx, cfg->endpoint, err, errlen);
+    s->sock = transport_agent_open(zctx, cfg->endpoint, &cfg->keys, err, errlen);
     if (!s->sock) {
         free(s);
         return NULL;

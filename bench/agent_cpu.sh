@@ -47,9 +47,9 @@ checks:
     interval: 1s
     timeout: 500ms
 YAML
-x "$BUILD/collector/faultline-collector" --listen tcp://127.0.0.1:15998 --database "$DIR/c.db" 2>"$DIR/c.log" &
+x "$BUILD/collector/faultline-collector" --insecure --listen tcp://127.0.0.1:15998 --database "$DIR/c.db" 2>"$DIR/c.log" &
 disown
-ip netns exec $NS "$BUILD/agent/faultline-agent" --config.file "$DIR/agent.yaml" 2>"$DIR/a.log" &
+ip netns exec $NS "$BUILD/agent/faultline-agent" --insecure --config.file "$DIR/agent.yaml" 2>"$DIR/a.log" &
 apid=$!; disown
 sleep 3 # warm-up: every job has fired and the outbox exists
 c0=$(cpu_ticks $apid)

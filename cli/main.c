@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "faultcode.h"
+#include "transport.h"
 #include "query.h"
 #include "resultfmt.h"
 #include "store.h"
@@ -46,6 +47,8 @@ static void cli_usage(FILE *f)
             "  summary   the fault report: incidents, open, durations and MTTR per verdict,\n"
             "            component and region  --since WHEN --until WHEN --json\n"
             "  decode    explain a fault code: decode 0x3795 [--json]; decode --table\n"
+            "  keygen PREFIX  a new CURVE key pair: PREFIX.key (secret, 0600) and PREFIX.pub;\n"
+            "            an agent's .pub goes in the collector's allow directory as NAME.pub\n"
             "  lab       the network-namespace lab (root): lab up|down|status|fault ...;\n"
             "            lab score [--json] [--interval 2s] [--healthy SECONDS] [--only A,B]:\n"
             "            inject every fault and score the incidents and alerts\n"
@@ -527,6 +530,28 @@ static int cmd_decode(struct cli *c, int argc, char **argv)
     return known ? 0 : 1;
 }
 
+static int cmd_keygen(struct cli *c, int argc, char **argv)
+{
+    (void)c;
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: faultline keygen PREFIX  (writes PREFIX.key and PREFIX.pub)\n");
+        return 2;
+    }
+    char err[512], pub[FL_KEY_Z85 + 1];
+    if (transport_keygen(argv[1], err, sizeof err) != 0) {
+        fprintf(stderr, "faultline keygen: %s\n", err);
+        return 1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s.pub", argv[1]);
+    if (transport_key_load(path, pub, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "faultline keygen: %s\n", err);
+        return 1;
+    }
+    printf("%s.key %s.pub %s\n", argv[1], argv[1], pub);
+    return 0;
+}
+
 /* lab: hand over to the lab's scripts (deploy/lab in the source tree, or
  * where they are installed), telling the scorecard where our binaries are. */
 static int cmd_lab(struct cli *c, int argc, char **argv)
@@ -594,6 +619,7 @@ static const struct {
     {"incident", cmd_incident},
     {"summary", cmd_summary},
     {"decode", cmd_decode},
+    {"keygen", cmd_keygen},
     {"lab", cmd_lab},
 };
 

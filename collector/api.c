@@ -1,4 +1,5 @@
 #include "api.h"
+#include "auth.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -334,6 +335,16 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
         {"faultline_alert_delivery_failures_total",
          "Alert deliveries that failed (and are retried).", ac->failed_attempts},
         {"faultline_alerts_dropped_total", "Alert events given up.", ac->dropped},
+        {"faultline_impersonations_total",
+         "Messages whose payload named another agent than their key (stored under the key's).",
+         ic->impersonations},
+        {"faultline_handshakes_accepted_total", "CURVE handshakes the allow-list let in.",
+         api->src.auth ? auth_accepted(api->src.auth) : 0},
+        {"faultline_handshakes_refused_total", "CURVE handshakes refused (key not listed, bad request).",
+         api->src.auth ? auth_refused(api->src.auth) : 0},
+        {"faultline_connections_revoked_total",
+         "Live connections cut because their key left the allow-list.",
+         api->src.auth ? auth_revoked(api->src.auth) : 0},
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
         api__family(&b, counters[i].name, "counter", counters[i].help);
@@ -343,8 +354,8 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
     struct store_incident_filter f = {.open_only = 1};
     store_query_incidents(api->src.st, &f, api__count_open, &oc);
     api__family(&b, "faultline_incidents_open", "gauge", "Incidents open now, by verdict.");
-    static const char *const verdicts[] = {"AGENT", "REGION", "MTU_BLACKHOLE", "DNS_RESOLVER", "DRIFT",
-                                           "DNS_ZONE", "PATH", "TARGET"};
+    static const char *const verdicts[] = {"AGENT", "REGION", "MTU_BLACKHOLE", "DNS_RESOLVER",
+                                           "DRIFT", "DNS_ZONE", "PATH", "TARGET", "HOP"};
     for (size_t v = 0; v < sizeof verdicts / sizeof verdicts[0]; v++) {
         long n = 0;
         for (size_t i = 0; i < oc.n; i++)

@@ -32,11 +32,14 @@ int api_parse_addr(const char *addr, struct sockaddr_storage *ss, char *err, siz
 
 /* What the API reads: the store (between the collector's transactions)
  * and the live counters. */
+struct auth;
+
 struct api_sources {
     struct store *st;
     const struct ingest_counters *ingest;
     const struct alert_counters *alerts;
     const struct correlate *corr; /* may be NULL */
+    const struct auth *auth;      /* NULL: --insecure */
 };
 
 /* Listen on ADDR ("127.0.0.1:9105", "[::]:9105", ":9105").  NULL with a

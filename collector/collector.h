@@ -14,6 +14,8 @@ struct collector_config {
     char *listen;    /* ZeroMQ endpoint agents connect to */
     char *database;  /* SQLite file */
     char *http_listen; /* HTTP API address; "" when off */
+    char *key;       /* the collector's CURVE key pair (faultline keygen) */
+    char *allow;     /* the agents' public keys: a directory of NAME.pub or a file */
     int sync_normal; /* synchronous=NORMAL: faster, not power-loss safe */
     int64_t stats_interval_us;
     int64_t evaluate_interval_us; /* how often failures are correlated into incidents */
@@ -36,6 +38,7 @@ struct ingest_counters {
     uint64_t results_stored, results_duplicate;
     uint64_t batches, gaps, hellos, heartbeats;
     uint64_t commits, commit_failures;
+    uint64_t impersonations; /* payloads naming another agent than the key's */
 };
 
 struct ingest;
@@ -45,6 +48,11 @@ struct correlate;
  * CORR (may be NULL).  NULL on allocation failure. */
 struct ingest *ingest_new(void *sock, struct store *st, struct correlate *corr);
 void ingest_destroy(struct ingest **in);
+
+/* With AUTH, each message is the authenticated agent's (its ZMQ User-Id),
+ * whatever name the payload carries. */
+struct auth;
+void ingest_set_auth(struct ingest *in, struct auth *auth);
 
 /* Receive what is waiting (at most MAX messages), store it in one
  * transaction and, only once it is committed, answer every agent.

@@ -26,6 +26,8 @@ void collector_config_free(struct collector_config *cfg)
     free(cfg->listen);
     free(cfg->database);
     free(cfg->http_listen);
+    free(cfg->key);
+    free(cfg->allow);
     for (size_t i = 0; i < cfg->nsinks; i++) {
         free(cfg->sinks[i].url);
         for (char **a = cfg->sinks[i].argv; a && *a; a++)
@@ -274,6 +276,8 @@ static const struct cfg_field config_fields[] = {
     {"listen", cfg_parse_string, offsetof(struct collector_config, listen), NULL},
     {"database", cfg_parse_string, offsetof(struct collector_config, database), NULL},
     {"http_listen", config__http, offsetof(struct collector_config, http_listen), NULL},
+    {"key", cfg_parse_string, offsetof(struct collector_config, key), NULL},
+    {"allow", cfg_parse_string, offsetof(struct collector_config, allow), NULL},
     {"synchronous", config__sync, offsetof(struct collector_config, sync_normal), NULL},
     {"stats_interval", cfg_parse_duration, offsetof(struct collector_config, stats_interval_us),
      &config_stats_range},

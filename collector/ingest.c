@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "collector.h"
 #include "correlate.h"
 #include "log.h"
@@ -28,6 +29,7 @@ struct ingest {
     void *sock;
     struct store *st;
     struct correlate *corr;
+    struct auth *auth;
     struct ingest_counters c;
     struct ingest_reply *replies;
     size_t nreplies, cap;
@@ -42,6 +44,39 @@ struct ingest *ingest_new(void *sock, struct store *st, struct correlate *corr)
     in->st = st;
     in->corr = corr;
     return in;
+}
+
+void ingest_set_auth(struct ingest *in, struct auth *auth)
+{
+    in->auth = auth;
+}
+
+/* The agent behind PAYLOAD is the one its key names (ZAP's User-Id), not
+ * whoever the payload says: store under that name.  Returns the name the
+ * payload claimed when it had to be replaced (to put back before the
+ * message is freed), NULL otherwise; -1 in *DROP when the connection is
+ * not an authenticated one. */
+static char *ingest__authenticate(struct ingest *in, zmq_msg_t *payload, fl_envelope *env,
+                                  int *drop)
+{
+    *drop = 0;
+    if (!in->auth)
+        return NULL;
+    const char *uid = zmq_msg_gets(payload, "User-Id");
+    if (!uid || !uid[0]) {
+        *drop = 1;
+        return NULL;
+    }
+    auth_seen(in->auth, uid, zmq_msg_get(payload, ZMQ_SRCFD));
+    if (!strcmp(uid, env->agent))
+        return NULL;
+    uint64_t n = ++in->c.impersonations;
+    if (n <= 10 || n % 1000 == 0)
+        log_warn("agent %s sent a message naming itself '%.64s': stored as %s (%llu so far)", uid,
+                 env->agent, uid, (unsigned long long)n);
+    char *claimed = env->agent;
+    env->agent = (char *)(uintptr_t)uid;
+    return claimed;
 }
 
 static void ingest__drop_replies(struct ingest *in)
@@ -308,10 +343,18 @@ int ingest_drain(struct ingest *in, int max)
             in->c.rejected[ws]++;
             log_warn("rejected message (%s): %s", wire_status_name(ws), why);
         } else if (!failed) {
-            if (!open && store_begin(in->st) == 0)
-                open = 1;
-            if (!open || ingest__handle(in, &routing, m->env) != 0)
-                failed = 1;
+            int drop;
+            char *claimed = ingest__authenticate(in, &payload, m->env, &drop);
+            if (drop) {
+                in->c.unexpected++;
+            } else {
+                if (!open && store_begin(in->st) == 0)
+                    open = 1;
+                if (!open || ingest__handle(in, &routing, m->env) != 0)
+                    failed = 1;
+            }
+            if (claimed)
+                m->env->agent = claimed;
         }
         wire_msg_free(&m);
         zmq_msg_close(&routing);

@@ -12,6 +12,7 @@
 
 #include "alert.h"
 #include "api.h"
+#include "auth.h"
 #include "collector.h"
 #include "correlate.h"
 #include "incident.h"
@@ -19,11 +20,14 @@
 #include "timeutil.h"
 #include "transport.h"
 
-static volatile sig_atomic_t collector_stop;
+static volatile sig_atomic_t collector_stop, collector_reload;
 
 static void collector_on_signal(int sig)
 {
-    collector_stop = sig;
+    if (sig == SIGHUP)
+        collector_reload = 1;
+    else
+        collector_stop = sig;
 }
 
 static void usage(FILE *f)
@@ -32,12 +36,14 @@ static void usage(FILE *f)
             "usage: faultline-collector [--config.file FILE] [--config.check]\n"
             "                           [--listen ENDPOINT] [--database FILE]\n"
             "                           [--log.level LEVEL] [--log.format logfmt|json]\n"
+            "                           [--insecure]\n"
             "                           [--version] [--help]\n"
             "\n"
             "  --config.file FILE   YAML configuration (docs/configuration.md)\n"
             "  --config.check       validate the configuration, print \"configuration OK\"\n"
             "  --listen ENDPOINT    where agents connect (default tcp://*:5555)\n"
             "  --database FILE      SQLite file (default /var/lib/faultline/faultline.db)\n"
+            "  --insecure           no CURVE: plain text, any agent let in (development only)\n"
             "  --http.listen ADDR   HTTP API, /metrics and the page (default 127.0.0.1:9105,\n"
             "                       \"\" turns it off)\n");
 }
@@ -113,7 +119,7 @@ static void collector_evaluate(struct store *st, struct correlate *corr,
 int main(int argc, char **argv)
 {
     enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LISTEN, OPT_DB, OPT_HTTP, OPT_LEVEL, OPT_FORMAT,
-           OPT_VERSION };
+           OPT_VERSION, OPT_INSECURE };
     static const struct option opts[] = {
         {"config.file", required_argument, NULL, OPT_CONFIG},
         {"config.check", no_argument, NULL, OPT_CHECK},
@@ -123,11 +129,12 @@ int main(int argc, char **argv)
         {"log.level", required_argument, NULL, OPT_LEVEL},
         {"log.format", required_argument, NULL, OPT_FORMAT},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_file = NULL, *listen = NULL, *database = NULL, *http = NULL;
-    int check = 0, opt;
+    int check = 0, insecure = 0, opt;
     enum fl_log_level level = FL_LOG_INFO;
     enum fl_log_format format = FL_LOG_LOGFMT;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -144,6 +151,7 @@ int main(int argc, char **argv)
                 return 2;
             break;
         case OPT_VERSION: printf("faultline-collector %s\n", FL_VERSION); return 0;
+        case OPT_INSECURE: insecure = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -177,6 +185,13 @@ int main(int argc, char **argv)
         free(cfg.http_listen);
         cfg.http_listen = strdup(http);
     }
+    if (!insecure && (!cfg.key || !cfg.allow)) {
+        fprintf(stderr, "faultline-collector: %s: 'key' and 'allow' are required (CURVE: make keys "
+                        "with 'faultline keygen'), or --insecure for development\n",
+                config_file ? config_file : "no configuration");
+        collector_config_free(&cfg);
+        return 1;
+    }
     if (check) {
         printf("configuration OK\n");
         collector_config_free(&cfg);
@@ -192,13 +207,33 @@ int main(int argc, char **argv)
     struct incidents *inc = NULL;
     struct alerter *alerts = NULL;
     struct api *api = NULL;
+    struct auth *auth = NULL;
+    struct transport_keys keys = {.insecure = insecure};
     struct store_opts so = {.path = cfg.database, .sync_normal = cfg.sync_normal};
     struct store *st = store_open(&so, err, sizeof err);
     if (!st) {
         log_error("cannot open the database: %s", err);
         goto out;
     }
-    sock = transport_collector_open(zctx, cfg.listen, err, sizeof err);
+    if (insecure) {
+        log_warn("--insecure: no CURVE, anyone can connect, send results under any name and read "
+                 "the traffic; for development only");
+    } else {
+        if (transport_key_load(cfg.key, keys.public_key, keys.secret_key, err, sizeof err) != 0) {
+            log_error("key: %s", err);
+            goto out;
+        }
+        /* The handler binds first: the socket's handshakes need it. */
+        auth = auth_new(zctx, cfg.allow, err, sizeof err);
+        if (!auth) {
+            log_error("allow: %s", err);
+            goto out;
+        }
+        log_info("CURVE: public key %s, %zu agents allowed (%s)", keys.public_key,
+                 auth_listed(auth), cfg.allow);
+    }
+    sock = transport_collector_open(zctx, cfg.listen, &keys, err, sizeof err);
+    memset(keys.secret_key, 0, sizeof keys.secret_key);
     if (!sock) {
         log_error("cannot listen: %s", err);
         goto out;
@@ -216,10 +251,11 @@ int main(int argc, char **argv)
     alerts = alerter_new(cfg.sinks, cfg.nsinks);
     if (!in || !alerts)
         goto out;
+    ingest_set_auth(in, auth);
     incidents_foreach_open(inc, collector_adopt, alerts);
     if (cfg.http_listen[0]) {
         struct api_sources src = {.st = st, .ingest = ingest_counters(in),
-                                  .alerts = alerter_counters(alerts), .corr = corr};
+                                  .alerts = alerter_counters(alerts), .corr = corr, .auth = auth};
         api = api_new(cfg.http_listen, &src, err, sizeof err);
         if (!api) {
             log_error("HTTP API: %s", err);
@@ -230,6 +266,7 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = collector_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_info("faultline-collector %s listening on %s, database %s (synchronous=%s), HTTP %s, "
              "%zu alert sink%s",
@@ -240,10 +277,19 @@ int main(int argc, char **argv)
     uint64_t next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
     int backoff_ms = 0;
     while (!collector_stop) {
-        /* The agents' socket, the HTTP API's epoll fd when it is on, then
-         * the alert sinks' sockets. */
-        zmq_pollitem_t items[2 + 16] = {{.socket = sock, .events = ZMQ_POLLIN}};
+        if (collector_reload) {
+            collector_reload = 0;
+            if (auth && auth_reload(auth, err, sizeof err) != 0)
+                log_error("allow-list not reloaded, the old one stays: %s", err);
+        }
+        /* The agents' socket, the ZAP handler (answered even while the
+         * store backs off), the HTTP API's epoll fd when it is on, then the
+         * alert sinks' sockets. */
+        zmq_pollitem_t items[3 + 16] = {{.socket = sock, .events = ZMQ_POLLIN}};
         size_t nfixed = 1;
+        size_t zap = auth ? nfixed++ : 0;
+        if (auth)
+            items[zap] = (zmq_pollitem_t){.socket = auth_socket(auth), .events = ZMQ_POLLIN};
         if (api)
             items[nfixed++] = (zmq_pollitem_t){.fd = api_fd(api), .events = ZMQ_POLLIN};
         size_t nalert = alerter_pollitems(alerts, items + nfixed, 16);
@@ -264,6 +310,8 @@ int main(int argc, char **argv)
             log_error("zmq_poll: %s", zmq_strerror(errno));
             break;
         }
+        if (auth)
+            auth_handle(auth); /* also after the backoff wait above */
         if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
             if (ingest_drain(in, 512) < 0)
                 backoff_ms = backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2) : 50;
@@ -293,6 +341,7 @@ out:
     incidents_free(&inc);
     correlate_free(&corr);
     transport_close(&sock);
+    auth_free(&auth);
     store_close(&st);
     zmq_ctx_term(zctx);
     collector_config_free(&cfg);

@@ -1,11 +1,21 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "wire.h"
+
+/* A draft option in zmq.h 4.3, built into Debian's libzmq5 (the unit
+ * test of the collector's socket proves it refuses what no handler
+ * answered). */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
 
 static int transport__set(void *s, int opt, int value)
 {
@@ -26,7 +36,135 @@ static int transport__common(void *s)
     return 0;
 }
 
-void *transport_agent_open(void *zctx, const char *endpoint, char *err, size_t errlen)
+static int transport__z85(const char *s, size_t n)
+{
+    static const char set[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              ".-:+=^!/*?&<>()[]{}@%$#";
+    if (n != FL_KEY_Z85)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || !strchr(set, s[i]))
+            return 0;
+    return 1;
+}
+
+static int transport__write(const char *path, mode_t mode, const char *text, char *err,
+                            size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t len = strlen(text);
+    int ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    int saved = errno;
+    if (close(fd) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "%s: %s", path, strerror(saved));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+int transport_keygen(const char *prefix, char *err, size_t errlen)
+{
+    char pub[FL_KEY_Z85 + 1], sec[FL_KEY_Z85 + 1], path[4096], text[512];
+    if (zmq_curve_keypair(pub, sec) != 0) {
+        snprintf(err, errlen, "zmq_curve_keypair: %s (libzmq without CURVE?)", zmq_strerror(errno));
+        return -1;
+    }
+    snprintf(text, sizeof text,
+             "#   faultline CURVE key pair: keep this file secret (the .pub is for the other end)\n"
+             "metadata\ncurve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",
+             pub, sec);
+    if (snprintf(path, sizeof path, "%s.key", prefix) >= (int)sizeof path) {
+        snprintf(err, errlen, "%.100s...: path too long", prefix);
+        return -1;
+    }
+    if (transport__write(path, 0600, text, err, errlen))
+        return -1;
+    snprintf(text, sizeof text,
+             "#   faultline CURVE public key\nmetadata\ncurve\n    public-key = \"%s\"\n", pub);
+    snprintf(path, sizeof path, "%s.pub", prefix);
+    if (transport__write(path, 0644, text, err, errlen)) {
+        snprintf(path, sizeof path, "%s.key", prefix);
+        unlink(path);
+        return -1;
+    }
+    memset(sec, 0, sizeof sec);
+    return 0;
+}
+
+/* The value of `NAME = "..."` in TEXT, into OUT. */
+static int transport__field(const char *text, const char *name, char out[FL_KEY_Z85 + 1])
+{
+    for (const char *p = text; (p = strstr(p, name)); p++) {
+        if (p > text && p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n')
+            continue;
+        const char *q = p + strlen(name);
+        q += strspn(q, " \t");
+        if (*q++ != '=')
+            continue;
+        q += strspn(q, " \t");
+        if (*q++ != '"')
+            continue;
+        size_t n = strcspn(q, "\"\n");
+        if (q[n] != '"' || !transport__z85(q, n))
+            return -1;
+        memcpy(out, q, n);
+        out[n] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+int transport_key_load(const char *spec, char pub[FL_KEY_Z85 + 1], char sec[FL_KEY_Z85 + 1],
+                       char *err, size_t errlen)
+{
+    if (!sec && transport__z85(spec, strlen(spec))) {
+        memcpy(pub, spec, FL_KEY_Z85 + 1);
+        return 0;
+    }
+    char text[4096];
+    FILE *f = fopen(spec, "re");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    int bad = ferror(f) || !feof(f);
+    fclose(f);
+    text[n] = '\0';
+    if (bad) {
+        snprintf(err, errlen, "%s: not a key file (unreadable or larger than 4 KiB)", spec);
+        return -1;
+    }
+    if (transport__field(text, "public-key", pub) != 0) {
+        snprintf(err, errlen, "%s: no public-key = \"<40 Z85 characters>\" (faultline keygen writes "
+                              "key files)", spec);
+        return -1;
+    }
+    if (sec && transport__field(text, "secret-key", sec) != 0) {
+        snprintf(err, errlen, "%s: no secret-key: this is a public key, the .key file is needed here",
+                 spec);
+        return -1;
+    }
+    memset(text, 0, sizeof text);
+    return 0;
+}
+
+static int transport__setkey(void *s, int opt, const char *key)
+{
+    return zmq_setsockopt(s, opt, key, FL_KEY_Z85);
+}
+
+void *transport_agent_open(void *zctx, const char *endpoint, const struct transport_keys *keys,
+                           char *err, size_t errlen)
 {
     void *s = zmq_socket(zctx, ZMQ_DEALER);
     if (!s) {
@@ -39,6 +177,13 @@ void *transport_agent_open(void *zctx, const char *endpoint, char *err, size_t e
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (!keys->insecure &&
+        (transport__setkey(s, ZMQ_CURVE_SERVERKEY, keys->server_key) ||
+         transport__setkey(s, ZMQ_CURVE_PUBLICKEY, keys->public_key) ||
+         transport__setkey(s, ZMQ_CURVE_SECRETKEY, keys->secret_key))) {
+        snprintf(err, errlen, "CURVE keys: %s", zmq_strerror(errno));
+        goto fail;
+    }
     if (zmq_connect(s, endpoint) != 0) {
         snprintf(err, errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
         goto fail;
@@ -49,7 +194,8 @@ fail:
     return NULL;
 }
 
-void *transport_collector_open(void *zctx, const char *endpoint, char *err, size_t errlen)
+void *transport_collector_open(void *zctx, const char *endpoint,
+                               const struct transport_keys *keys, char *err, size_t errlen)
 {
     void *s = zmq_socket(zctx, ZMQ_ROUTER);
     if (!s) {
@@ -61,6 +207,16 @@ void *transport_collector_open(void *zctx, const char *endpoint, char *err, size
     if (transport__common(s) || transport__set(s, ZMQ_LINGER, 200) ||
         transport__set(s, ZMQ_SNDHWM, 100000) || transport__set(s, ZMQ_RCVHWM, 100000)) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    /* Fail closed: with ZMQ_ZAP_ENFORCE_DOMAIN a handshake that no ZAP
+     * handler answers is refused (without it libzmq lets any key in). */
+    if (!keys->insecure &&
+        (transport__set(s, ZMQ_CURVE_SERVER, 1) ||
+         transport__setkey(s, ZMQ_CURVE_SECRETKEY, keys->secret_key) ||
+         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, FL_ZAP_DOMAIN, strlen(FL_ZAP_DOMAIN)) ||
+         transport__set(s, ZMQ_ZAP_ENFORCE_DOMAIN, 1))) {
+        snprintf(err, errlen, "CURVE: %s", zmq_strerror(errno));
         goto fail;
     }
     if (zmq_bind(s, endpoint) != 0) {

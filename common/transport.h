@@ -6,14 +6,43 @@
 
 #include <stddef.h>
 
+#define FL_KEY_Z85 40 /* a 32-byte CURVE key in Z85 */
+#define FL_ZAP_DOMAIN "faultline"
+
+/* Who this end is and whom it trusts.  INSECURE: plain text, no
+ * authentication (development only; both ends must agree). */
+struct transport_keys {
+    int insecure;
+    char public_key[FL_KEY_Z85 + 1], secret_key[FL_KEY_Z85 + 1]; /* this end's */
+    char server_key[FL_KEY_Z85 + 1]; /* agent: the collector's public key */
+};
+
+/* Write a new key pair: PREFIX.key (both keys, mode 0600) and PREFIX.pub
+ * (the public key), in ZeroMQ's certificate format.  Refuses to overwrite.
+ * 0, or -1 with a reason in ERR. */
+int transport_keygen(const char *prefix, char *err, size_t errlen);
+
+/* Read a key file: its public key into PUB and, when SEC is not NULL, its
+ * secret key into SEC (an error when the file has none).  SPEC may also be
+ * a public key itself (40 Z85 characters) when SEC is NULL.  0, or -1 with
+ * a reason naming the file in ERR. */
+int transport_key_load(const char *spec, char pub[FL_KEY_Z85 + 1], char sec[FL_KEY_Z85 + 1],
+                       char *err, size_t errlen);
+
 /* A DEALER connected to the collector at ENDPOINT ("tcp://host:port").
  * Sends fail fast (EAGAIN) while no connection is up (ZMQ_IMMEDIATE), so
- * nothing piles up in ZeroMQ's queues: the outbox is the only queue.
+ * nothing piles up in ZeroMQ's queues: the outbox is the only queue.  A
+ * CURVE client of KEYS->server_key unless KEYS->insecure.
  * Returns the socket or NULL with a reason in ERR. */
-void *transport_agent_open(void *zctx, const char *endpoint, char *err, size_t errlen);
+void *transport_agent_open(void *zctx, const char *endpoint, const struct transport_keys *keys,
+                           char *err, size_t errlen);
 
-/* A ROUTER bound at ENDPOINT for agents.  NULL with a reason in ERR. */
-void *transport_collector_open(void *zctx, const char *endpoint, char *err, size_t errlen);
+/* A ROUTER bound at ENDPOINT for agents: a CURVE server whose every
+ * handshake goes to the ZAP handler of domain FL_ZAP_DOMAIN, and fails
+ * when none answers (ZMQ_ZAP_ENFORCE_DOMAIN), unless KEYS->insecure.
+ * NULL with a reason in ERR. */
+void *transport_collector_open(void *zctx, const char *endpoint,
+                               const struct transport_keys *keys, char *err, size_t errlen);
 
 /* Close a socket opened here; NULL-safe, clears the caller's pointer. */
 void transport_close(void **sock);

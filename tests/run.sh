@@ -19,8 +19,8 @@ rc=0
 if [ $# -eq 0 ]; then
     FUZZ=${FL_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
     CC=clang cmake -S "$ROOT" -B "$FUZZ" -DFL_FUZZ=ON \
-        -DFL_FUZZ_SECONDS="${FL_FUZZ_SECONDS:-20}" -DFL_FUZZ_SEED="${FL_FUZZ_SEED:-1}" >/dev/null
-    cmake --build "$FUZZ" -j "$(nproc)" --target fuzz_wire fuzz_dns_answer fuzz_capture \
+        -DFL_FUZZ_SECONDS="${FL_FUZZ_SECONDS:-30}" -DFL_FUZZ_SEED="${FL_FUZZ_SEED:-1}" >/dev/null
+    cmake --build "$FUZZ" -j "$(nproc)" --target fuzz_wire fuzz_dns_answer fuzz_capture fuzz_allow_list \
         fuzz_config fuzz_api_query >/dev/null 2>&1 || cmake --build "$FUZZ" -j "$(nproc)"
     (cd "$FUZZ" && ctest --output-on-failure -L fuzz) || rc=1
 fi

@@ -6,7 +6,9 @@
 #   fleet.sh stop RUN_DIR
 #   fleet.sh collector-stop RUN_DIR | collector-start BUILD_DIR RUN_DIR
 #
-# RUN_DIR holds the configurations, the collector's database
+# RUN_DIR holds the configurations, the CURVE keys (RUN_DIR/keys: the
+# collector's pair, one pair per agent, and the collector's allow-list
+# RUN_DIR/keys/agents/NAME.pub), the collector's database
 # (RUN_DIR/faultline.db), the agents' outboxes and every log.  Every alert
 # event the collector raises is appended to RUN_DIR/alerts.jsonl (an exec
 # sink).  --test-ports adds TCP checks of fl-web's closed (:81), dropped
@@ -31,6 +33,8 @@ agent:
   labels: {region: $region, host: $h.lab.test, role: lab-agent}
 collector:
   endpoint: tcp://coll.lab.test:5555
+  server_key: $dir/keys/collector.pub
+  key: $dir/keys/$h.key
 outbox:
   path: $dir/outbox-$h.db
 defaults:
@@ -79,6 +83,8 @@ collector_config() { # RUN_DIR ALERTMANAGER
     cat <<YAML
 listen: tcp://*:5555
 database: $1/faultline.db
+key: $1/keys/collector.key
+allow: $1/keys/agents
 correlation:
   # The lab probes every few seconds: half a minute is plenty of results
   # for the window rules, and a fault's intermittent failures leave the
@@ -138,6 +144,17 @@ stop_pid() { # PIDFILE
     rm -f "$1"
 }
 
+# A key pair for the collector and each agent (kept when RUN_DIR is used
+# again); every agent's public key is in the collector's allow-list.
+keys() { # BUILD_DIR RUN_DIR
+    local cli=$1/cli/faultline k=$2/keys
+    [ -x "$cli" ] || die "no faultline CLI at $cli: build first"
+    for n in collector "${AGENTS[@]}"; do
+        [ -f "$k/$n.key" ] || "$cli" keygen "$k/$n" >/dev/null
+    done
+    for h in "${AGENTS[@]}"; do cp "$k/$h.pub" "$k/agents/$h.pub"; done
+}
+
 start() {
     local build=$1 dir=$2; shift 2
     local interval=5s test_ports=0 am=0
@@ -150,7 +167,8 @@ start() {
         esac
     done
     ip netns list | grep -qw fl-core || die "the lab is down: deploy/lab/lab.sh up"
-    mkdir -p "$dir"
+    mkdir -p "$dir/keys/agents"
+    keys "$build" "$dir"
     collector_config "$dir" "$am" >"$dir/collector.yaml"
     [ "$am" = 0 ] || alertmanager_start "$dir"
     collector_start "$build" "$dir"
