@@ -36,6 +36,7 @@ struct check {
 
 struct agent_config {
     char *name;
+    char *user;         /* started as root: run as this user, keeping CAP_NET_RAW only */
     Faultline__Label **labels;
     size_t nlabels;
     char *endpoint;

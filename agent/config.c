@@ -253,6 +253,7 @@ static int config__name(struct cfg *c, struct fy_node *key, struct fy_node *val,
 static const struct cfg_field config_agent_fields[] = {
     {"name", config__name, offsetof(struct agent_config, name), NULL},
     {"labels", config__labels, 0, NULL},
+    {"user", cfg_parse_string, offsetof(struct agent_config, user), NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -441,6 +442,7 @@ void agent_config_free(struct agent_config *cfg)
     free(cfg->name);
     free(cfg->endpoint);
     free(cfg->server_key);
+    free(cfg->user);
     free(cfg->key);
     free(cfg->outbox_path);
     memset(cfg, 0, sizeof *cfg);

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "agent.h"
+#include "privdrop.h"
 #include "faultcode.h"
 #include "log.h"
 #include "resultfmt.h"
@@ -136,6 +137,17 @@ static int agent_run(const char *config_file, int check_only, int insecure)
     if (!a.ob) {
         log_error("cannot open the outbox: %s", err);
         goto out;
+    }
+    /* Before any thread exists (ZeroMQ's start with the first socket,
+     * libuv's with the first name lookup), so every one is unprivileged. */
+    if (a.cfg.user && geteuid() == 0) {
+        if (privdrop_to(a.cfg.user, err, sizeof err) != 0) {
+            log_error("cannot drop privileges: %s", err);
+            goto out;
+        }
+        log_info("running as %s with CAP_NET_RAW only, no_new_privs set", a.cfg.user);
+    } else if (a.cfg.user) {
+        log_info("agent.user %s: not started as root, nothing to drop", a.cfg.user);
     }
     a.sender = sender_new(a.loop, zctx, &a.cfg, a.ob, err, sizeof err);
     if (!a.sender) {

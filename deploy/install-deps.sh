@@ -9,7 +9,7 @@ what=${1:-all}
 build_pkgs=(cmake make gcc pkg-config
     libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
     libpcap-dev libsqlite3-dev libcmocka-dev libuv1-dev libfyaml-dev libjansson-dev
-    libcurl4-openssl-dev libssl-dev libc-ares-dev libmnl-dev libmicrohttpd-dev)
+    libcurl4-openssl-dev libssl-dev libc-ares-dev libmnl-dev libmicrohttpd-dev libcap-dev)
 # The lab and the integration tests: real kernel networking, real servers and
 # the reference tools the probes are compared against.
 test_pkgs=(iproute2 nftables iptables libnetfilter-queue-dev iputils-ping iputils-tracepath dnsutils curl

@@ -149,13 +149,15 @@ CONF
     if [ -f "$dir/nginx.pid" ] && kill -0 "$(cat "$dir/nginx.pid")" 2>/dev/null; then
         # Running: reload.  The listening sockets stay open, so changing a
         # fault costs no refused connection (a restart would, and that is a
-        # fault of its own); done once a worker of the new generation runs.
-        local old new
+        # fault of its own).  Done once every worker of the old generation
+        # is gone (one finishing a slow answer takes up to 6 s): until then
+        # an old worker may still take a new connection.
+        local old left
         old=$(nginx_workers "$dir/nginx.pid")
         ns "$h" nginx -c "$dir/nginx.conf" -s reload 2>>"$dir/error.log"
-        for _ in $(seq 100); do
-            new=$(nginx_workers "$dir/nginx.pid" | grep -vxF "$old" || true)
-            [ -n "$new" ] && return 0
+        for _ in $(seq 300); do
+            left=$(nginx_workers "$dir/nginx.pid" | grep -xF "$old" || true)
+            [ -z "$left" ] && return 0
             sleep 0.05
         done
         die "$h: nginx did not reload (see $dir/error.log)"
