@@ -354,14 +354,13 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
     struct store_incident_filter f = {.open_only = 1};
     store_query_incidents(api->src.st, &f, api__count_open, &oc);
     api__family(&b, "faultline_incidents_open", "gauge", "Incidents open now, by verdict.");
-    static const char *const verdicts[] = {"AGENT", "REGION", "MTU_BLACKHOLE", "DNS_RESOLVER",
-                                           "DRIFT", "DNS_ZONE", "PATH", "TARGET", "HOP"};
-    for (size_t v = 0; v < sizeof verdicts / sizeof verdicts[0]; v++) {
+    for (int v = CORR_AGENT; v <= CORR_HOP; v++) {
+        const char *name = correlate_verdict_name((enum corr_verdict)v);
         long n = 0;
         for (size_t i = 0; i < oc.n; i++)
-            if (!strcmp(oc.verdict[i], verdicts[v]))
+            if (!strcmp(oc.verdict[i], name))
                 n = oc.count[i];
-        api__printf(&b, "faultline_incidents_open{verdict=\"%s\"} %ld\n", verdicts[v], n);
+        api__printf(&b, "faultline_incidents_open{verdict=\"%s\"} %ld\n", name, n);
     }
     if (api->src.corr) {
         api__family(&b, "faultline_pairs_failing", "gauge",

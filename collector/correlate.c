@@ -42,7 +42,7 @@ struct corr_pair {
     int failing, fails, oks, black_hole, explained;
     int hard;     /* failing by consecutive failures */
     int windowed; /* failing by a window rule */
-    uint16_t fault, window_fault;
+    uint16_t fault;
     struct corr_sample samples[CORR_WINDOW]; /* a ring, since the last recovery */
     size_t nsamples, next_sample;
     char server[64]; /* http: the Server header of the last answer */
@@ -60,6 +60,7 @@ struct corr_path {
     size_t agent;
     char host[CORR_NAME], address[64];
     int reached;
+    int failing_here; /* the agent has a failing pair at the address (evaluation) */
     size_t nhops;
     char hops[CORR_MAX_HOPS][64];
     struct corr_path *next;
@@ -271,8 +272,9 @@ void correlate_heartbeat(struct correlate *c, const char *agent, const char *reg
 }
 
 /* Does a window rule hold over P's results of the last window before NOW?
- * Sets P->window_fault to what it found. */
-static int corr__window_rule(const struct correlate *c, struct corr_pair *p, int64_t now)
+ * The fault it stands for (its latest failure's, or jitter), 0 when none. */
+static uint16_t corr__window_rule(const struct correlate *c, const struct corr_pair *p,
+                                  int64_t now)
 {
     size_t n = 0, failed = 0, resets = 0, answered = 0;
     double sum = 0, sumsq = 0;
@@ -294,24 +296,17 @@ static int corr__window_rule(const struct correlate *c, struct corr_pair *p, int
     if (n < (size_t)c->cfg.window_min_samples)
         return 0;
     if (p->probe == CORR_PROBE_TCP || p->probe == CORR_PROBE_HTTP) {
-        if (c->cfg.min_success > 0 && failed >= 2 &&
-            (double)(n - failed) < c->cfg.min_success * (double)n) {
-            p->window_fault = p->fault;
-            return 1;
-        }
-        if (c->cfg.max_reset_share > 0 && resets >= 2 &&
-            (double)resets > c->cfg.max_reset_share * (double)n) {
-            p->window_fault = p->fault;
-            return 1;
-        }
+        if ((c->cfg.min_success > 0 && failed >= 2 &&
+             (double)(n - failed) < c->cfg.min_success * (double)n) ||
+            (c->cfg.max_reset_share > 0 && resets >= 2 &&
+             (double)resets > c->cfg.max_reset_share * (double)n))
+            return p->fault;
     }
     if (p->probe == CORR_PROBE_ICMP && c->cfg.max_jitter_us > 0 &&
         answered >= (size_t)c->cfg.window_min_samples) {
         double mean = sum / (double)answered, var = sumsq / (double)answered - mean * mean;
-        if (var > (double)c->cfg.max_jitter_us * (double)c->cfg.max_jitter_us) {
-            p->window_fault = FL_FAULT_ICMP_JITTER;
-            return 1;
-        }
+        if (var > (double)c->cfg.max_jitter_us * (double)c->cfg.max_jitter_us)
+            return FL_FAULT_ICMP_JITTER;
     }
     return 0;
 }
@@ -359,23 +354,32 @@ static void corr__update(const struct correlate *c, struct corr_pair *p,
         if (++p->fails >= c->cfg.open_after)
             p->hard = 1;
     }
-    if (corr__window_rule(c, p, in->ts_us))
+    uint16_t window_fault = corr__window_rule(c, p, in->ts_us);
+    if (window_fault) {
         p->windowed = 1;
-    else if (p->oks >= c->cfg.close_after)
+        if (!p->hard)
+            p->fault = window_fault;
+    } else if (p->oks >= c->cfg.close_after) {
         p->windowed = 0;
+    }
     p->failing = p->hard || p->windowed;
-    if (p->windowed && !p->hard && p->window_fault)
-        p->fault = p->window_fault;
+}
+
+static struct corr_path *corr__path_to(const struct correlate *c, size_t a, const char *address)
+{
+    unsigned h = corr__hash(a, "", address, CORR_PROBE_TRACE);
+    for (struct corr_path *path = c->path_buckets[h]; path; path = path->next)
+        if (path->agent == a && !strcmp(path->address, address))
+            return path;
+    return NULL;
 }
 
 /* Remember the latest trace of (agent A, address). */
 static void corr__trace(struct correlate *c, size_t a, const struct corr_input *in)
 {
-    unsigned h = corr__hash(a, "", in->address, CORR_PROBE_TRACE);
-    struct corr_path *path = c->path_buckets[h];
-    while (path && !(path->agent == a && !strcmp(path->address, in->address)))
-        path = path->next;
+    struct corr_path *path = corr__path_to(c, a, in->address);
     if (!path) {
+        unsigned h = corr__hash(a, "", in->address, CORR_PROBE_TRACE);
         if (FL_GROW(c->paths, c->cappaths, c->npaths, 64))
             return;
         path = calloc(1, sizeof *path);
@@ -902,14 +906,6 @@ static void corr__paths(struct correlate *c, struct corr_diagnosis *out, size_t 
 
 /* ---- HOP: the router the failing paths share ------------------------------ */
 
-static struct corr_path *corr__path_to(const struct correlate *c, size_t a, const char *address)
-{
-    unsigned h = corr__hash(a, "", address, CORR_PROBE_TRACE);
-    for (struct corr_path *path = c->path_buckets[h]; path; path = path->next)
-        if (path->agent == a && !strcmp(path->address, address))
-            return path;
-    return NULL;
-}
 
 /* The path P's packets take: the trace toward its address.  An IPv6
  * address goes by the IPv4 trace of the same target (a failing one first,
@@ -946,16 +942,6 @@ static int corr__crosses_hop(const struct corr_path *path, const char *hop)
     return 0;
 }
 
-/* Does an agent have a failing pair at ADDRESS (its path is not a working one)? */
-static int corr__fails_at(const struct correlate *c, size_t a, const char *address)
-{
-    for (size_t i = 0; i < c->npairs; i++)
-        if (c->pairs[i]->agent == a && c->pairs[i]->failing &&
-            !strcmp(c->pairs[i]->address, address))
-            return 1;
-    return 0;
-}
-
 struct corr_hop {
     char address[64];
     double votes;
@@ -971,9 +957,17 @@ static void corr__hops(struct correlate *c, struct corr_diagnosis *out, size_t *
     size_t nhops = 0, caphops = 0;
     /* Hops a working path crosses: a trace that reached its target, from
      * an agent with nothing failing at that address. */
+    for (size_t i = 0; i < c->npaths; i++)
+        c->paths[i]->failing_here = 0;
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_path *path;
+        if (c->pairs[i]->failing &&
+            (path = corr__path_to(c, c->pairs[i]->agent, c->pairs[i]->address)))
+            path->failing_here = 1;
+    }
     for (size_t i = 0; i < c->npaths; i++) {
         const struct corr_path *path = c->paths[i];
-        int healthy = path->reached && !corr__fails_at(c, path->agent, path->address);
+        int healthy = path->reached && !path->failing_here;
         for (size_t k = 0; k < path->nhops; k++) {
             size_t h = 0;
             while (h < nhops && strcmp(hops[h].address, path->hops[k]))

@@ -196,13 +196,20 @@ static int flapping(const char *a, const char *t)
     return !strcmp(t, "web:80") && flap_state % 3 != 2; /* fail, fail, ok, ... */
 }
 
-static void flapping_target_never_opens_on_consecutive_failures(void **state)
+/* Start over with the TCP/HTTP window rules at these thresholds (0: off). */
+static void window_rules(double min_success, double max_reset_share)
 {
     struct correlate_config cfg;
     correlate_config_defaults(&cfg);
-    cfg.min_success = cfg.max_reset_share = 0; /* the window rules off */
+    cfg.min_success = min_success;
+    cfg.max_reset_share = max_reset_share;
     correlate_free(&c);
     c = correlate_new(&cfg);
+}
+
+static void flapping_target_never_opens_on_consecutive_failures(void **state)
+{
+    window_rules(0, 0); /* off */
     for (flap_state = 0; flap_state < 30; flap_state++) {
         round_of(flapping);
         assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
@@ -304,11 +311,7 @@ static void jitter_over_the_window(void **state)
 /* Resets or timeouts in more than a tenth of the attempts. */
 static void resets_over_the_window(void **state)
 {
-    struct correlate_config cfg;
-    correlate_config_defaults(&cfg);
-    cfg.min_success = 0; /* this rule alone */
-    correlate_free(&c);
-    c = correlate_new(&cfg);
+    window_rules(0, 0.1); /* this rule alone */
     for (int i = 0; i < 20; i++) {
         for (int a = 0; a < 6; a++) {
             struct corr_input in = {.agent = agents[a], .region = region_of(agents[a]),
