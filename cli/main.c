@@ -40,6 +40,8 @@ static void cli_usage(FILE *f)
             "            --since WHEN --until WHEN --limit N (default 50, 0 = all) --json\n"
             "            WHEN: 10m (ago), 2026-11-22T10:00:00Z, @UNIXSECONDS\n"
             "  agents    agents seen: last seen, version, labels, outbox depth --json\n"
+            "  gaps      results agents reported lost (outbox full), as the seq ranges\n"
+            "            missing from the store  --agent NAME --json\n"
             "  incidents root causes found across agents, newest first\n"
             "            --since WHEN --until WHEN --verdict V --component C --agent A --target T\n"
             "            --region R --code 0x3791 --open --limit N --json\n"
@@ -263,6 +265,54 @@ static int cmd_agents(struct cli *c, int argc, char **argv)
     return err ? 1 : 0;
 }
 
+/* ---- gaps -------------------------------------------------------------------- */
+
+static int gaps_row(void *ctx, const struct store_gap_row *row)
+{
+    struct results_ctx *rc = ctx;
+    if (rc->json) {
+        cli_print_json(query_gap_json(row));
+    } else {
+        char when[40];
+        time_format_us(row->received_us, when, sizeof when);
+        if (rc->rows == 0)
+            printf("%-14s %-20s %12s %12s %10s  %-24s %s\n", "AGENT", "EPOCH", "FROM", "TO",
+                   "MISSING", "REPORTED", "REASON");
+        printf("%-14s %-20llu %12llu %12llu %10llu  %-24s %s\n", row->agent,
+               (unsigned long long)row->epoch, (unsigned long long)row->from_seq,
+               (unsigned long long)row->to_seq,
+               (unsigned long long)(row->to_seq - row->from_seq + 1), when, row->reason);
+    }
+    rc->rows++;
+    return 0;
+}
+
+static int cmd_gaps(struct cli *c, int argc, char **argv)
+{
+    const char *agent = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            c->json = 1;
+        } else if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc) {
+            agent = argv[++i];
+        } else {
+            fprintf(stderr, "faultline gaps: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    struct store *st = cli_open(c);
+    if (!st)
+        return 1;
+    struct results_ctx rc = {.json = c->json};
+    int err = store_query_gaps(st, agent, gaps_row, &rc);
+    if (err)
+        fprintf(stderr, "faultline gaps: query failed: %s\n", store_errmsg(st));
+    else if (!c->json && rc.rows == 0)
+        printf("no results were reported lost\n");
+    store_close(&st);
+    return err ? 1 : 0;
+}
+
 /* ---- incidents -------------------------------------------------------------- */
 
 static int incidents_row(void *ctx, const struct store_incident *in)
@@ -278,7 +328,8 @@ static int incidents_row(void *ctx, const struct store_incident *in)
         json_t *o = query_incident_json(in, time_now_us());
         if (rc->detail && rc->st)
             json_object_set_new(o, "evidence", query_evidence(rc->st, in, time_now_us()));
-        cli_print_json(o);    } else if (rc->detail) {
+        cli_print_json(o);
+    } else if (rc->detail) {
         printf("incident %lld: %s %s\n", (long long)in->id, in->verdict, in->component);
         printf("  %s\n", in->explanation);
         char f[128];
@@ -615,6 +666,7 @@ static const struct {
 } cli_commands[] = {
     {"results", cmd_results},
     {"agents", cmd_agents},
+    {"gaps", cmd_gaps},
     {"incidents", cmd_incidents},
     {"incident", cmd_incident},
     {"summary", cmd_summary},

@@ -216,6 +216,33 @@ static int api__collect_agent(void *ctx, const struct store_agent_row *row)
     return 0;
 }
 
+static int api__collect_gap(void *ctx, const struct store_gap_row *row)
+{
+    json_array_append_new(ctx, query_gap_json(row));
+    return 0;
+}
+
+/* /api/v1/gaps takes one parameter, agent. */
+struct api__gap_params {
+    const char *agent;
+    char err[160];
+};
+
+static enum MHD_Result api__gap_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct api__gap_params *p = cls;
+    if (strcmp(key, "agent") == 0 && value && *value && !p->agent) {
+        p->agent = value;
+        return MHD_YES;
+    }
+    snprintf(p->err, sizeof p->err, "%s: %s", key,
+             strcmp(key, "agent") ? "unknown parameter (gaps takes agent)"
+                                  : "expected one agent name");
+    return MHD_NO;
+}
+
 struct api__one {
     int64_t id;
     struct store *st;
@@ -427,6 +454,18 @@ static enum MHD_Result api__handle(void *cls, struct MHD_Connection *conn, const
     if (!strcmp(url, "/api/v1/agents")) {
         json_t *a = json_array();
         if (store_query_agents(api->src.st, api__collect_agent, a) != 0) {
+            json_decref(a);
+            return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
+        }
+        return api__json(conn, MHD_HTTP_OK, a);
+    }
+    if (!strcmp(url, "/api/v1/gaps")) {
+        struct api__gap_params gp = {0};
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api__gap_param, &gp);
+        if (gp.err[0])
+            return api__fail(conn, MHD_HTTP_BAD_REQUEST, gp.err);
+        json_t *a = json_array();
+        if (store_query_gaps(api->src.st, gp.agent, api__collect_gap, a) != 0) {
             json_decref(a);
             return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
         }

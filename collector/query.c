@@ -65,6 +65,15 @@ json_t *query_agent_json(const struct store_agent_row *row, int64_t now_us)
                      (double)row->clock_offset_us / 1000.0);
 }
 
+json_t *query_gap_json(const struct store_gap_row *row)
+{
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "agent", row->agent, "epoch",
+                     (json_int_t)row->epoch, "from_seq", (json_int_t)row->from_seq, "to_seq",
+                     (json_int_t)row->to_seq, "missing",
+                     (json_int_t)(row->to_seq - row->from_seq + 1), "reason", row->reason,
+                     "received", query_time(row->received_us));
+}
+
 Faultline__Result *query_result(const struct store_result_row *row, Faultline__Result *r)
 {
     Faultline__Result *d = row->detail_len

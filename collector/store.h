@@ -125,4 +125,15 @@ int store_query_results(struct store *st, const struct store_filter *f,
 int store_query_agents(struct store *st,
                        int (*fn)(void *ctx, const struct store_agent_row *row), void *ctx);
 
+/* Results an agent reported lost (Gap records), as the ranges still missing. */
+struct store_gap_row {
+    const char *agent, *reason;
+    uint64_t epoch, from_seq, to_seq;
+    int64_t received_us;
+};
+
+/* Each gap, of AGENT only unless NULL, by agent, epoch and seq. 0 or -1. */
+int store_query_gaps(struct store *st, const char *agent,
+                     int (*fn)(void *ctx, const struct store_gap_row *row), void *ctx);
+
 #endif

@@ -106,8 +106,10 @@ static int store__prepare_writer(struct store *st)
                        " last_heartbeat_us=?, last_seen_us=?,"
                        " first_seen_us=coalesce(first_seen_us, ?) WHERE id=?") ||
            store__prep(st, &st->ins_gap,
-                       "INSERT OR IGNORE INTO gap(agent_id,epoch,from_seq,to_seq,reason,"
-                       "received_us) VALUES(?,?,?,?,?,?)");
+                       "INSERT INTO gap(agent_id,epoch,from_seq,to_seq,reason,received_us)"
+                       " VALUES(?,?,?,?,?,?) ON CONFLICT(agent_id,epoch,from_seq) DO UPDATE"
+                       " SET to_seq=max(to_seq, excluded.to_seq), reason=excluded.reason,"
+                       " received_us=excluded.received_us");
 }
 
 struct store *store_open(const struct store_opts *opts, char *err, size_t errlen)
@@ -402,9 +404,22 @@ int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result
     return store__advance(st, agent, epoch, results[0]->seq, results[n - 1]->seq, committed);
 }
 
+/* A gap row holds only what is missing: the part of FROM..TO at or below
+ * the stream's mark was stored (the agent dropped results it had sent but
+ * whose Ack it never got), and an agent that reports the same gap grown
+ * (its outbox dropped more) extends the row instead of adding one. */
 int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from, uint64_t to,
                   const char *reason, int64_t now_us, uint64_t *committed)
 {
+    uint64_t mark;
+    if (store_committed(st, agent, epoch, &mark) != 0)
+        return -1;
+    if (from <= mark)
+        from = mark + 1;
+    if (from > to) {
+        *committed = mark;
+        return 0;
+    }
     sqlite3_stmt *s = st->ins_gap;
     sqlite3_bind_int64(s, 1, agent);
     sqlite3_bind_int64(s, 2, (int64_t)epoch);
@@ -634,6 +649,35 @@ int store_query_agents(struct store *st, int (*fn)(void *ctx, const struct store
             .dropped = (uint64_t)sqlite3_column_int64(s, 8),
             .results = (uint64_t)sqlite3_column_int64(s, 9),
             .gaps_missing = (uint64_t)sqlite3_column_int64(s, 10),
+        };
+        if (fn(ctx, &row))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_query_gaps(struct store *st, const char *agent,
+                     int (*fn)(void *ctx, const struct store_gap_row *row), void *ctx)
+{
+    static const char sql[] =
+        "SELECT a.name, g.epoch, g.from_seq, g.to_seq, coalesce(g.reason,''),"
+        " coalesce(g.received_us,0) FROM gap g JOIN agent a ON a.id = g.agent_id"
+        " WHERE ?1 IS NULL OR a.name = ?1 ORDER BY a.name, g.epoch, g.from_seq";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (agent)
+        sqlite3_bind_text(s, 1, agent, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_gap_row row = {
+            .agent = (const char *)sqlite3_column_text(s, 0),
+            .epoch = (uint64_t)sqlite3_column_int64(s, 1),
+            .from_seq = (uint64_t)sqlite3_column_int64(s, 2),
+            .to_seq = (uint64_t)sqlite3_column_int64(s, 3),
+            .reason = (const char *)sqlite3_column_text(s, 4),
+            .received_us = sqlite3_column_int64(s, 5),
         };
         if (fn(ctx, &row))
             break;

@@ -57,6 +57,9 @@ for bad in 'limit=abc' 'limit=0' 'since=yesterday' 'bogus=1' 'open=maybe' 'verdi
 done
 check "results: unknown probe is a 400" test "$(status '/api/v1/results?probe=nope')" = 400
 check "incident id not a number: 400" test "$(status /api/v1/incidents/abc)" = 400
+check "gaps: none reported in a healthy run" test "$(get /api/v1/gaps | jq length)" = 0
+check "gaps: unknown parameter is a 400" test "$(status '/api/v1/gaps?agnt=a1')" = 400
+check "gaps: agent given twice is a 400" test "$(status '/api/v1/gaps?agent=a1&agent=a2')" = 400
 check "unknown incident: 404" test "$(status /api/v1/incidents/999999)" = 404
 check "unknown path: 404" test "$(status /api/v2/x)" = 404
 check "POST: 405" test "$(ip netns exec fl-coll curl -s -o /dev/null -w '%{http_code}' -X POST "$API/api/v1/incidents")" = 405

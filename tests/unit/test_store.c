@@ -129,6 +129,46 @@ static void gap_moves_the_mark(void **state)
     store_commit(f->st);
 }
 
+static int collect_gap(void *ctx, const struct store_gap_row *row)
+{
+    struct store_gap_row *out = ctx;
+    while (out->to_seq)
+        out++;
+    *out = *row;
+    out->agent = out->reason = NULL; /* owned by the statement */
+    return 0;
+}
+
+/* A gap row says what is missing: not what was stored before the agent
+ * dropped it unacknowledged, and one row grows when the gap grows. */
+static void gap_rows_hold_only_the_missing(void **state)
+{
+    struct fixture *f = *state;
+    int64_t agent = store_agent_id(f->st, "a6");
+    size_t inserted;
+    uint64_t mark;
+    store_begin(f->st);
+    assert_int_equal(store_put_results(f->st, agent, 7, make(1, 10), 10, &inserted, &mark), 0);
+    /* 1..10 were stored but never acknowledged; the outbox dropped 1..30. */
+    assert_int_equal(store_put_gap(f->st, agent, 7, 1, 30, "outbox full", 1, &mark), 0);
+    assert_int_equal(mark, 30);
+    /* The same report again, and an older, smaller one: nothing new. */
+    assert_int_equal(store_put_gap(f->st, agent, 7, 1, 30, "outbox full", 2, &mark), 0);
+    assert_int_equal(store_put_gap(f->st, agent, 7, 5, 20, "outbox full", 3, &mark), 0);
+    /* Beyond a hole (41..45 not here yet): kept as reported, then grown. */
+    assert_int_equal(store_put_gap(f->st, agent, 7, 46, 50, "outbox full", 4, &mark), 0);
+    assert_int_equal(mark, 30);
+    assert_int_equal(store_put_gap(f->st, agent, 7, 46, 60, "outbox full", 5, &mark), 0);
+    store_commit(f->st);
+    struct store_gap_row rows[8] = {0};
+    assert_int_equal(store_query_gaps(f->st, "a6", collect_gap, rows), 0);
+    assert_int_equal(rows[0].from_seq, 11);
+    assert_int_equal(rows[0].to_seq, 30);
+    assert_int_equal(rows[1].from_seq, 46);
+    assert_int_equal(rows[1].to_seq, 60);
+    assert_int_equal(rows[2].to_seq, 0);
+}
+
 static void rollback_forgets_everything(void **state)
 {
     struct fixture *f = *state;
@@ -167,6 +207,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(same_batch_twice_is_stored_once, setup, teardown),
         cmocka_unit_test_setup_teardown(mark_moves_only_on_contiguous_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(gap_moves_the_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(gap_rows_hold_only_the_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(rollback_forgets_everything, setup, teardown),
         cmocka_unit_test(readonly_open_refuses_foreign_files),
     };
