@@ -8,6 +8,10 @@
  *                 the mark and frees outbox rows.  No Ack progress for
  *                 SENDER_ACK_TIMEOUT while results are in flight (collector
  *                 restarted, connection lost) means: Hello again.
+ *   The socket's monitor says when the connection drops (whatever was in
+ *   flight on it is gone: not welcomed any more) and when a new one has
+ *   finished its handshake (Hello at once, not at the next tick), so
+ *   delivery resumes as soon as the network does.
  *
  * ZMQ_FD is edge-triggered and only signals "readable": we drain while
  * ZMQ_EVENTS says POLLIN, and after every send check ZMQ_EVENTS again,
@@ -33,8 +37,8 @@ static char sender_version[] = FL_VERSION; /* protobuf-c wants char * */
 
 struct sender {
     uv_loop_t *loop;
-    void *sock;
-    uv_poll_t poll;
+    void *sock, *mon;
+    uv_poll_t poll, mpoll;
     uv_idle_t idle;
     uv_timer_t tick;
     int closing;
@@ -245,6 +249,29 @@ static void sender__on_poll(uv_poll_t *h, int status, int events)
     sender__drain(h->data);
 }
 
+static void sender__events(struct sender *s)
+{
+    enum transport_event ev;
+    while (!s->closing && (ev = transport_event(s->mon)) != TRANSPORT_NONE) {
+        if (ev == TRANSPORT_DOWN) {
+            if (s->welcomed)
+                log_warn("connection to the collector lost; %llu results in flight will be resent",
+                         (unsigned long long)(s->sent - s->acked));
+            s->welcomed = 0;
+            s->sent = s->acked;
+        } else {
+            log_debug("connected to the collector");
+            s->last_hello_ns = 0; /* greet now */
+            sender__pump(s);
+        }
+    }
+}
+
+static void sender__on_monitor(uv_poll_t *h, int status, int events)
+{
+    sender__events(h->data);
+}
+
 static void sender__on_idle(uv_idle_t *h)
 {
     uv_idle_stop(h);
@@ -265,6 +292,7 @@ static void sender__on_tick(uv_timer_t *t)
     }
     if (now - s->last_heartbeat_ns >= (uint64_t)s->cfg->heartbeat_us * 1000)
         sender__heartbeat(s, now);
+    sender__events(s);
     sender__pump(s);
     sender__drain(s);
 }
@@ -277,22 +305,25 @@ struct sender *sender_new(uv_loop_t *loop, void *zctx, const struct agent_config
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->sock = transport_agent_open(zctx, cfg->endpoint, &cfg->keys, err, errlen);
+    s->sock = transport_agent_open(zctx, cfg->endpoint, &cfg->keys, &s->mon, err, errlen);
     if (!s->sock) {
         free(s);
         return NULL;
     }
-    int fd;
+    int fd, mfd;
     size_t fdlen = sizeof fd;
     zmq_getsockopt(s->sock, ZMQ_FD, &fd, &fdlen);
+    zmq_getsockopt(s->mon, ZMQ_FD, &mfd, &fdlen);
     s->loop = loop;
     s->cfg = cfg;
     s->ob = ob;
     uv_poll_init_socket(loop, &s->poll, fd);
+    uv_poll_init_socket(loop, &s->mpoll, mfd);
     uv_idle_init(loop, &s->idle);
     uv_timer_init(loop, &s->tick);
-    s->poll.data = s->idle.data = s->tick.data = s;
+    s->poll.data = s->mpoll.data = s->idle.data = s->tick.data = s;
     uv_poll_start(&s->poll, UV_READABLE, sender__on_poll);
+    uv_poll_start(&s->mpoll, UV_READABLE, sender__on_monitor);
     uv_timer_start(&s->tick, sender__on_tick, 0, SENDER_TICK_MS);
     return s;
 }
@@ -307,6 +338,7 @@ static void sender__on_close(uv_handle_t *h)
     struct sender *s = h->data;
     if (--s->closing == 0) {
         transport_close(&s->sock);
+        transport_close(&s->mon);
         free(s);
     }
 }
@@ -315,8 +347,9 @@ void sender_stop(struct sender *s)
 {
     if (s->closing)
         return;
-    s->closing = 3;
+    s->closing = 4;
     uv_close((uv_handle_t *)&s->poll, sender__on_close);
+    uv_close((uv_handle_t *)&s->mpoll, sender__on_close);
     uv_close((uv_handle_t *)&s->idle, sender__on_close);
     uv_close((uv_handle_t *)&s->tick, sender__on_close);
 }

@@ -164,16 +164,22 @@ static int transport__setkey(void *s, int opt, const char *key)
 }
 
 void *transport_agent_open(void *zctx, const char *endpoint, const struct transport_keys *keys,
-                           char *err, size_t errlen)
+                           void **monitor, char *err, size_t errlen)
 {
     void *s = zmq_socket(zctx, ZMQ_DEALER);
     if (!s) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
         return NULL;
     }
-    if (transport__common(s) || transport__set(s, ZMQ_LINGER, 0) ||
+    /* The agent's own heartbeat is quicker than the collector's: a link
+     * silent for 2 s after a PING is dropped and dialled again, instead of
+     * waiting on TCP's retransmission back-off (3.2 s between tries after a
+     * few seconds of loss) once the network is back. */
+    if (transport__common(s) || transport__set(s, ZMQ_HEARTBEAT_IVL, 1000) ||
+        transport__set(s, ZMQ_HEARTBEAT_TIMEOUT, 2000) || transport__set(s, ZMQ_LINGER, 0) ||
         transport__set(s, ZMQ_IMMEDIATE, 1) || transport__set(s, ZMQ_RECONNECT_IVL, 100) ||
-        transport__set(s, ZMQ_RECONNECT_IVL_MAX, 2000) || transport__set(s, ZMQ_SNDHWM, 64)) {
+        transport__set(s, ZMQ_RECONNECT_IVL_MAX, 1000) || transport__set(s, ZMQ_CONNECT_TIMEOUT, 500) ||
+        transport__set(s, ZMQ_SNDHWM, 64)) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto fail;
     }
@@ -184,14 +190,59 @@ void *transport_agent_open(void *zctx, const char *endpoint, const struct transp
         snprintf(err, errlen, "CURVE keys: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (monitor) {
+        /* Before the connect, so that the first connection is seen too. */
+        char ep[64];
+        snprintf(ep, sizeof ep, "inproc://faultline-monitor-%p", s);
+        if (zmq_socket_monitor(s, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) ||
+            !(*monitor = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(*monitor, ep) != 0) {
+            snprintf(err, errlen, "connection monitor: %s", zmq_strerror(errno));
+            goto fail;
+        }
+    }
     if (zmq_connect(s, endpoint) != 0) {
         snprintf(err, errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
         goto fail;
     }
     return s;
 fail:
+    if (monitor && *monitor) {
+        zmq_close(*monitor);
+        *monitor = NULL;
+    }
     zmq_close(s);
     return NULL;
+}
+
+/* A monitor message is two frames: 2 bytes of event, 4 of value; then the
+ * endpoint. */
+enum transport_event transport_event(void *monitor)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return TRANSPORT_NONE;
+        }
+        uint16_t event = 0;
+        int first = zmq_msg_size(&m) >= 6, more = zmq_msg_more(&m);
+        if (first)
+            memcpy(&event, zmq_msg_data(&m), sizeof event);
+        zmq_msg_close(&m);
+        while (more) { /* the rest of this event */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, monitor, ZMQ_DONTWAIT) < 0)
+                more = 0;
+            else
+                more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (first && event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            return TRANSPORT_UP;
+        if (first && event == ZMQ_EVENT_DISCONNECTED)
+            return TRANSPORT_DOWN;
+    }
 }
 
 void *transport_collector_open(void *zctx, const char *endpoint,

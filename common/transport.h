@@ -32,10 +32,23 @@ int transport_key_load(const char *spec, char pub[FL_KEY_Z85 + 1], char sec[FL_K
 /* A DEALER connected to the collector at ENDPOINT ("tcp://host:port").
  * Sends fail fast (EAGAIN) while no connection is up (ZMQ_IMMEDIATE), so
  * nothing piles up in ZeroMQ's queues: the outbox is the only queue.  A
- * CURVE client of KEYS->server_key unless KEYS->insecure.
+ * CURVE client of KEYS->server_key unless KEYS->insecure.  A connection
+ * attempt gives up after 500 ms and the next follows within a second, so
+ * the link is back within about 1.5 s of the network healing.  With
+ * MONITOR non-NULL, *MONITOR is a socket that tells when the connection
+ * comes up and goes down (read it with transport_event; poll its ZMQ_FD).
  * Returns the socket or NULL with a reason in ERR. */
 void *transport_agent_open(void *zctx, const char *endpoint, const struct transport_keys *keys,
-                           char *err, size_t errlen);
+                           void **monitor, char *err, size_t errlen);
+
+enum transport_event {
+    TRANSPORT_NONE, /* nothing (more) to read */
+    TRANSPORT_UP,   /* a connection finished its handshake */
+    TRANSPORT_DOWN, /* the connection was lost */
+};
+
+/* The next event waiting on a monitor socket, without blocking. */
+enum transport_event transport_event(void *monitor);
 
 /* A ROUTER bound at ENDPOINT for agents: a CURVE server whose every
  * handshake goes to the ZAP handler of domain FL_ZAP_DOMAIN, and fails

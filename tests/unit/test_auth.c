@@ -78,7 +78,7 @@ static void *client(const char *ep, const struct keys *server_k, const struct ke
     memcpy(tk.public_key, k->pub, sizeof tk.public_key);
     memcpy(tk.secret_key, k->sec, sizeof tk.secret_key);
     char err[256];
-    void *s = transport_agent_open(zctx, ep, &tk, err, sizeof err);
+    void *s = transport_agent_open(zctx, ep, &tk, NULL, err, sizeof err);
     assert_non_null(s);
     return s;
 }

@@ -1,0 +1,160 @@
+# Shared by the reliability loops: sourced, not run.
+#
+# Each loop runs a real collector and real agents over CURVE inside a
+# network namespace of its own (loopback only), so that nft rules and ports
+# touch nothing else on the machine.  Load comes from TCP connects to
+# refused loopback addresses (127.0.1.x, port 9): every one is a result, and
+# none leaves the namespace.  Waits poll for a condition; the loops' own
+# random pauses are the scenario, not synchronisation.
+set -euo pipefail
+BUILD=$(cd "${1:?usage: $0 BUILD_DIR [options]}" && pwd); shift
+NAME=$(basename "$0" .sh)
+CLI=$BUILD/cli/faultline
+AGENTS=10 RATE=500 PORT=5555 OUTBOX_MAX=1000000
+if [ "$(id -u)" -ne 0 ]; then
+    echo "$NAME: skipped: needs root for a network namespace"
+    exit 77
+fi
+DIR=$(mktemp -d "/tmp/faultline-$NAME.XXXXXX")
+NS=flrel-$$
+IN=(ip netns exec "$NS")
+declare -A APID=()
+failed=1
+
+rel_cleanup() {
+    local p
+    for p in "${APID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    [ -f "$DIR/collector.pid" ] && kill -9 "$(cat "$DIR/collector.pid")" 2>/dev/null || true
+    ip netns del "$NS" 2>/dev/null || true
+    if [ "$failed" != 0 ]; then
+        echo "$NAME: FAILED, files kept in $DIR" >&2
+        tail -n 5 "$DIR"/*.log >&2 2>/dev/null || true
+    elif [ "${KEEP:-0}" != 1 ]; then
+        rm -rf "$DIR"
+    fi
+}
+trap rel_cleanup EXIT
+
+# The namespace, keys, and the collector's configuration.  Call after the
+# options are parsed.
+rel_setup() {
+    ip netns add "$NS"
+    "${IN[@]}" ip link set lo up
+    mkdir -p "$DIR/keys/agents"
+    "$CLI" keygen "$DIR/keys/collector" >/dev/null
+    cat >"$DIR/collector.yaml" <<YAML
+listen: tcp://127.0.0.1:$PORT
+database: ${DATABASE:-$DIR/faultline.db}
+key: $DIR/keys/collector.key
+allow: $DIR/keys/agents
+http_listen: ""
+YAML
+    # Each agent: RATE results a second, (RATE/10) targets every 100 ms.
+    local targets=$(((RATE + 9) / 10)) list i
+    list=$(seq 1 "$targets" | sed 's/^/127.0.1./' | paste -sd, -)
+    for i in $(seq 1 "$AGENTS"); do
+        "$CLI" keygen "$DIR/keys/k$i" >/dev/null
+        cp "$DIR/keys/k$i.pub" "$DIR/keys/agents/k$i.pub"
+        cat >"$DIR/k$i.yaml" <<YAML
+agent: {name: k$i}
+collector: {endpoint: "tcp://127.0.0.1:$PORT", server_key: $DIR/keys/collector.pub, key: $DIR/keys/k$i.key}
+outbox: {path: $DIR/k$i.db, max_results: $OUTBOX_MAX}
+heartbeat: 2s
+checks:
+  - {probe: tcp, targets: [$list], port: 9, interval: 100ms, timeout: 50ms}
+YAML
+    done
+}
+
+start_collector() {
+    "${IN[@]}" "$BUILD/collector/faultline-collector" --config.file "$DIR/collector.yaml" \
+        >>"$DIR/collector.log" 2>&1 &
+    echo $! >"$DIR/collector.pid"
+}
+kill_collector() { # SIGNAL
+    local p
+    p=$(cat "$DIR/collector.pid")
+    kill "-$1" "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
+
+start_agent() { # I
+    "${IN[@]}" "$BUILD/agent/faultline-agent" --config.file "$DIR/k$1.yaml" >>"$DIR/k$1.log" 2>&1 &
+    APID[$1]=$!
+}
+kill_agent() { # I SIGNAL
+    kill "-$2" "${APID[$1]}" 2>/dev/null || true
+    wait "${APID[$1]}" 2>/dev/null || true
+    unset "APID[$1]"
+}
+start_agents() { local i; for i in $(seq 1 "$AGENTS"); do start_agent "$i"; done; }
+stop_agents() { local i; for i in "${!APID[@]}"; do kill_agent "$i" TERM; done; }
+
+db() { sqlite3 -cmd '.timeout 5000' "${DATABASE:-$DIR/faultline.db}" "$@"; }
+outbox() { sqlite3 -cmd '.timeout 5000' "$DIR/k$1.db" "${@:2}"; } # I SQL
+stored() { db 'SELECT count(*) FROM result' 2>/dev/null || echo 0; }
+epoch_of() { outbox "$1" "SELECT value FROM meta WHERE key = 'epoch'"; }
+next_seq_of() { outbox "$1" "SELECT value FROM meta WHERE key = 'next_seq'"; }
+next_seqs() { local i; for i in $(seq 1 "$AGENTS"); do next_seq_of "$i"; done | paste -sd' '; }
+# The highest seq of agent I's current epoch the collector holds (an outbox
+# keeps its epoch for life).
+declare -A EPOCH=()
+upto_sql() { # I
+    [ -n "${EPOCH[$1]:-}" ] || EPOCH[$1]=$(epoch_of "$1" 2>/dev/null) || true
+    [ -n "${EPOCH[$1]}" ] || { echo 0; return; } # no outbox yet
+    echo "(SELECT ifnull(max(seq), 0) FROM result WHERE epoch = ${EPOCH[$1]} AND agent_id =
+        (SELECT id FROM agent WHERE name = 'k$1'))"
+}
+stored_upto() { db "SELECT $(upto_sql "$1")" 2>/dev/null || echo 0; }
+# The same for every agent, in one query: "U1 U2 ...".
+stored_uptos() {
+    local i q=()
+    for i in $(seq 1 "$AGENTS"); do q+=("$(upto_sql "$i")"); done
+    db -separator ' ' "SELECT $(IFS=,; echo "${q[*]}")" 2>/dev/null || echo 0
+}
+# 0 when every number in "$1" is greater than (or with OP ge, at least) the
+# one at the same place in "$2".
+all_past() { # NOW THEN [ge]
+    awk -v a="$1" -v b="$2" -v ge="${3:-}" 'BEGIN{n = split(a, x, " "); split(b, y, " ");
+        for (i = 1; i <= n; i++) if (ge ? x[i] + 0 < y[i] + 0 : x[i] + 0 <= y[i] + 0) exit 1}'
+}
+depth() {
+    local n=0 i
+    for i in $(seq 1 "$AGENTS"); do n=$((n + $(outbox "$i" 'SELECT count(*) FROM outbox'))); done
+    echo "$n"
+}
+# Seconds (one decimal) since the monotonic-enough wall clock reading T0 (date +%s.%N).
+since() { echo "$(date +%s.%N) $1" | awk '{printf "%.1f", $1 - $2}'; }
+
+# Wait up to LIMIT seconds for every outbox to be empty; print the seconds
+# it took, or -1.
+wait_drained() { # LIMIT
+    local t0 end
+    t0=$(date +%s.%N) end=$((SECONDS + $1))
+    while [ $SECONDS -lt "$end" ]; do
+        [ "$(depth)" = 0 ] && { since "$t0"; return; }
+        sleep 0.1
+    done
+    echo -1
+}
+
+# Every agent's current epoch: seqs 1 .. next_seq-1 each stored once, none
+# missing.  Prints a line per agent; sets MADE, LOST, DUP; returns 1 on any loss.
+verify_streams() {
+    local i rows distinct lo hi made lost dup bad=0
+    MADE=0 LOST=0 DUP=0
+    for i in $(seq 1 "$AGENTS"); do
+        read -r rows distinct lo hi <<<"$(db -separator ' ' "SELECT count(*), count(DISTINCT seq),
+            ifnull(min(seq), 0), ifnull(max(seq), 0) FROM result r JOIN agent g ON g.id = r.agent_id
+            WHERE g.name = 'k$i' AND r.epoch = $(epoch_of "$i")")"
+        made=$(($(next_seq_of "$i") - 1))
+        lost=$((made - distinct)) dup=$((rows - distinct))
+        MADE=$((MADE + made)) LOST=$((LOST + lost)) DUP=$((DUP + dup))
+        echo "k$i: made $made, stored $rows, lost $lost, duplicated $dup (seqs $lo..$hi)"
+        [ "$lost" -eq 0 ] && [ "$dup" -eq 0 ] && [ "$hi" -eq "$made" ] || bad=1
+    done
+    return $bad
+}
+
+# (agent, epoch) streams in the store: one per agent unless an outbox was lost.
+epochs() { db 'SELECT count(DISTINCT agent_id || ":" || epoch) FROM result'; }

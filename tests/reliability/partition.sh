@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Partition loop: nft drops every packet between the agents and the
+# collector (both ways, on arrival, so the senders see a black hole, not an
+# error) for a long while, then the link flaps: dropped for 1-5 s, up for
+# 1-5 s, many times.  Shows:
+#   - delivery resumes within RESUME seconds of every heal (each agent's
+#     stored seq moves past where it stood when the link came back);
+#   - the backlog of the long partition drains at least 3x as fast as
+#     results are made (backlog / time from heal until every result made
+#     before the heal is stored, against agents x rate);
+#   - afterwards: lost 0, duplicated 0, no gap, integrity ok, and each
+#     agent's open descriptors and resident memory back to their baseline
+#     (the same descriptor count; RSS within 10 % or 1 MiB).
+# Prints one line per agent and a JSON summary; exit 1 on any failure.
+#
+#   partition.sh BUILD_DIR [--agents 10] [--rate 500] [--long 600]
+#                [--flaps 200] [--min 1] [--max 5] [--resume-limit 2]
+#
+# The full run (the defaults) takes about 30 minutes; the test suite runs a
+# short one.
+. "$(dirname "$0")/lib.sh"
+LONG=600 FLAPS=200 MIN=1 MAX=5 LIMIT=2
+while [ $# -gt 0 ]; do
+    case $1 in
+    --agents) AGENTS=$2; shift 2 ;; --rate) RATE=$2; shift 2 ;; --long) LONG=$2; shift 2 ;;
+    --flaps) FLAPS=$2; shift 2 ;; --min) MIN=$2; shift 2 ;; --max) MAX=$2; shift 2 ;;
+    --resume-limit) LIMIT=$2; shift 2 ;;
+    *) echo "$NAME: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+rel_setup
+partition() {
+    "${IN[@]}" nft -f - <<NFT
+table inet flrel {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        tcp dport $PORT drop
+        tcp sport $PORT drop
+    }
+}
+NFT
+}
+heal() { "${IN[@]}" nft delete table inet flrel; }
+# Seconds from T0 until every agent's stored seq is past THEN (or, with ge,
+# at least THEN); -1 after LIMIT2 s.
+until_past() { # THEN T0 LIMIT2 [ge]
+    local end=$((SECONDS + $3))
+    while [ $SECONDS -lt "$end" ]; do
+        all_past "$(stored_uptos)" "$1" "${4:-}" && { since "$2"; return; }
+        sleep 0.05
+    done
+    echo -1
+}
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+usage() { local i; for i in $(seq 1 "$AGENTS"); do echo "$(rss "${APID[$i]}") $(fds "${APID[$i]}")"; done; }
+
+start_collector
+start_agents
+zero=$(printf '0 %.0s' $(seq 1 "$AGENTS"))
+[ "$(until_past "$zero" "$(date +%s.%N)" 30)" != -1 ] || { echo "$NAME: agents never delivered" >&2; exit 1; }
+sleep 10 # steady state before the baseline is taken
+baseline=$(usage)
+
+echo "partition for ${LONG}s" >&2
+partition
+sleep "$LONG"
+made=$(next_seqs) before=$(stored_uptos)
+backlog=$(awk -v a="$made" -v b="$before" 'BEGIN{n = split(a, x, " "); split(b, y, " ");
+    for (i = 1; i <= n; i++) s += x[i] - 1 - y[i]; print s}')
+heal
+t0=$(date +%s.%N)
+long_resume=$(until_past "$before" "$t0" 30)
+# Every result made before the heal (seq next_seq-1) stored.
+target=$(awk -v a="$made" 'BEGIN{n = split(a, x, " "); for (i = 1; i <= n; i++) printf "%d ", x[i] - 1}')
+drain=$(until_past "$target" "$t0" $((LONG + 60)) ge)
+ratio=$(awk -v b="$backlog" -v t="$drain" -v r=$((AGENTS * RATE)) \
+    'BEGIN{printf("%.1f", t > 0 ? b / t / r : 0)}')
+echo "healed: resumed in ${long_resume}s; backlog $backlog drained in ${drain}s (${ratio}x the ingest rate)" >&2
+
+worst=$long_resume late=0
+[ "$long_resume" != -1 ] && awk -v t="$long_resume" -v l="$LIMIT" 'BEGIN{exit !(t > l)}' && late=1
+[ "$long_resume" = -1 ] && late=1
+for f in $(seq 1 "$FLAPS"); do
+    partition
+    sleep $((MIN + RANDOM % (MAX - MIN + 1)))
+    before=$(stored_uptos)
+    heal
+    t0=$(date +%s.%N)
+    took=$(until_past "$before" "$t0" 30)
+    if [ "$took" = -1 ] || awk -v t="$took" -v l="$LIMIT" 'BEGIN{exit !(t > l)}'; then
+        late=$((late + 1))
+        echo "flap $f: delivery not resumed within ${LIMIT}s of the heal (${took}s)" >&2
+    fi
+    worst=$(awk -v a="$worst" -v b="$took" 'BEGIN{print (b > a ? b : a)}')
+    [ $((f % 10)) = 0 ] && echo "flap $f/$FLAPS: slowest resume so far ${worst}s" >&2
+    sleep $((MIN + RANDOM % (MAX - MIN + 1)))
+done
+
+# Back to normal: every result made so far stored, then the agents' usage.
+target=$(awk -v a="$(next_seqs)" 'BEGIN{n = split(a, x, " "); for (i = 1; i <= n; i++) printf "%d ", x[i] - 1}')
+settled=$(until_past "$target" "$(date +%s.%N)" 120 ge)
+after=$(usage)
+usage_ok=1
+while read -r b_rss b_fds a_rss a_fds; do
+    echo "agent usage: RSS $b_rss -> $a_rss KiB, descriptors $b_fds -> $a_fds" >&2
+    [ "$a_fds" -eq "$b_fds" ] && awk -v b="$b_rss" -v a="$a_rss" \
+        'BEGIN{exit !(a <= b * 1.1 || a <= b + 1024)}' || usage_ok=0
+done < <(paste -d' ' <(echo "$baseline") <(echo "$after"))
+
+stop_agents
+start_agents
+drained=$(wait_drained 60)
+stop_agents
+kill_collector TERM
+
+ok=0
+verify_streams || ok=1
+gaps=$(db 'SELECT count(*) FROM gap')
+integrity=$(db 'PRAGMA integrity_check')
+[ "$gaps" = 0 ] && [ "$integrity" = ok ] && [ "$late" = 0 ] && [ "$drain" != -1 ] &&
+    awk -v r="$ratio" 'BEGIN{exit !(r >= 3)}' && [ "$usage_ok" = 1 ] && [ "$settled" != -1 ] &&
+    [ "$drained" != -1 ] || ok=1
+failed=$ok
+printf '{"agents":%d,"rate":%d,"long_s":%d,"flaps":%d,"made":%d,"lost":%d,"duplicated":%d,"gaps":%d,"integrity":"%s","backlog":%d,"drain_s":%s,"drain_ratio":%s,"slowest_resume_s":%s,"late_resumes":%d,"usage_back":%s,"ok":%s}\n' \
+    "$AGENTS" "$RATE" "$LONG" "$FLAPS" "$MADE" "$LOST" "$DUP" "$gaps" "$integrity" "$backlog" \
+    "$drain" "$ratio" "$worst" "$late" "$([ $usage_ok = 1 ] && echo true || echo false)" \
+    "$([ "$failed" = 0 ] && echo true || echo false)"
+exit "$failed"
