@@ -156,5 +156,29 @@ verify_streams() {
     return $bad
 }
 
+# Cut the agents from the collector: nft drops every packet to or from its
+# port on arrival, so that both ends see a black hole, not an error.
+partition() {
+    "${IN[@]}" nft -f - <<NFT
+table inet flrel {
+    chain in {
+        type filter hook input priority 0; policy accept;
+        tcp dport $PORT drop
+        tcp sport $PORT drop
+    }
+}
+NFT
+}
+heal() { "${IN[@]}" nft delete table inet flrel; }
+# Seconds from T0 until every agent's stored seq is past THEN (or, with ge,
+# at least THEN); -1 after LIMIT2 s.
+until_past() { # THEN T0 LIMIT2 [ge]
+    local end=$((SECONDS + $3))
+    while [ $SECONDS -lt "$end" ]; do
+        all_past "$(stored_uptos)" "$1" "${4:-}" && { since "$2"; return; }
+        sleep 0.05
+    done
+    echo -1
+}
 # (agent, epoch) streams in the store: one per agent unless an outbox was lost.
 epochs() { db 'SELECT count(DISTINCT agent_id || ":" || epoch) FROM result'; }

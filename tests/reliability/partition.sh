@@ -29,28 +29,6 @@ while [ $# -gt 0 ]; do
     esac
 done
 rel_setup
-partition() {
-    "${IN[@]}" nft -f - <<NFT
-table inet flrel {
-    chain in {
-        type filter hook input priority 0; policy accept;
-        tcp dport $PORT drop
-        tcp sport $PORT drop
-    }
-}
-NFT
-}
-heal() { "${IN[@]}" nft delete table inet flrel; }
-# Seconds from T0 until every agent's stored seq is past THEN (or, with ge,
-# at least THEN); -1 after LIMIT2 s.
-until_past() { # THEN T0 LIMIT2 [ge]
-    local end=$((SECONDS + $3))
-    while [ $SECONDS -lt "$end" ]; do
-        all_past "$(stored_uptos)" "$1" "${4:-}" && { since "$2"; return; }
-        sleep 0.05
-    done
-    echo -1
-}
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 usage() { local i; for i in $(seq 1 "$AGENTS"); do echo "$(rss "${APID[$i]}") $(fds "${APID[$i]}")"; done; }
