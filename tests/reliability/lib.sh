@@ -19,6 +19,7 @@ DIR=$(mktemp -d "/tmp/faultline-$NAME.XXXXXX")
 NS=flrel-$$
 IN=(ip netns exec "$NS")
 declare -A APID=()
+ON_EXIT=() # more to undo at exit (commands, run with eval)
 failed=1
 
 rel_cleanup() {
@@ -26,6 +27,8 @@ rel_cleanup() {
     for p in "${APID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     [ -f "$DIR/collector.pid" ] && kill -9 "$(cat "$DIR/collector.pid")" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
+    local c
+    for c in "${ON_EXIT[@]}"; do eval "$c" || true; done
     if [ "$failed" != 0 ]; then
         echo "$NAME: FAILED, files kept in $DIR" >&2
         tail -n 5 "$DIR"/*.log >&2 2>/dev/null || true
@@ -44,7 +47,7 @@ rel_setup() {
     "$CLI" keygen "$DIR/keys/collector" >/dev/null
     cat >"$DIR/collector.yaml" <<YAML
 listen: tcp://127.0.0.1:$PORT
-database: ${DATABASE:-$DIR/faultline.db}
+database: $(db_path)
 key: $DIR/keys/collector.key
 allow: $DIR/keys/agents
 http_listen: ""
@@ -65,6 +68,8 @@ checks:
 YAML
     done
 }
+
+db_path() { echo "${DATABASE:-$DIR/faultline.db}"; }
 
 start_collector() {
     "${IN[@]}" "$BUILD/collector/faultline-collector" --config.file "$DIR/collector.yaml" \
@@ -90,7 +95,7 @@ kill_agent() { # I SIGNAL
 start_agents() { local i; for i in $(seq 1 "$AGENTS"); do start_agent "$i"; done; }
 stop_agents() { local i; for i in "${!APID[@]}"; do kill_agent "$i" TERM; done; }
 
-db() { sqlite3 -cmd '.timeout 5000' "${DATABASE:-$DIR/faultline.db}" "$@"; }
+db() { sqlite3 -cmd '.timeout 5000' "$(db_path)" "$@"; }
 outbox() { sqlite3 -cmd '.timeout 5000' "$DIR/k$1.db" "${@:2}"; } # I SQL
 stored() { db 'SELECT count(*) FROM result' 2>/dev/null || echo 0; }
 epoch_of() { outbox "$1" "SELECT value FROM meta WHERE key = 'epoch'"; }
