@@ -39,6 +39,8 @@ struct ingest_counters {
     uint64_t batches, gaps, hellos, heartbeats;
     uint64_t commits, commit_failures;
     uint64_t impersonations; /* payloads naming another agent than the key's */
+    uint64_t connections_accepted, connections_closed;
+    uint64_t handshakes_failed; /* with a reason libzmq reports */
 };
 
 struct ingest;
@@ -61,5 +63,9 @@ void ingest_set_auth(struct ingest *in, struct auth *auth);
 int ingest_drain(struct ingest *in, int max);
 
 const struct ingest_counters *ingest_counters(const struct ingest *in);
+
+/* Count the connections and failed handshakes the socket's monitor MON
+ * reports. */
+void ingest_monitor(struct ingest *in, void *mon);
 
 #endif

@@ -15,6 +15,7 @@
 #include "correlate.h"
 #include "log.h"
 #include "timeutil.h"
+#include "transport.h"
 
 #define INGEST_MAX_ROUTING 256
 
@@ -33,7 +34,33 @@ struct ingest {
     struct ingest_counters c;
     struct ingest_reply *replies;
     size_t nreplies, cap;
+    uint64_t log_window_ns;     /* start of the current 10 s */
+    unsigned logged, suppressed; /* warnings about agents' messages in it */
 };
+
+/* Warnings about what agents send are limited to 20 per 10 s, so that one
+ * agent sending nonsense cannot fill the disk with logs; what was held back
+ * is counted in the next line.  Every case is counted in /metrics anyway. */
+#define INGEST_LOG_BURST 20
+#define INGEST_LOG_WINDOW_NS (10ull * 1000 * 1000 * 1000)
+
+static int ingest__may_log(struct ingest *in)
+{
+    uint64_t now = time_mono_ns();
+    if (now - in->log_window_ns >= INGEST_LOG_WINDOW_NS) {
+        if (in->suppressed)
+            log_warn("%u more warnings about agents' messages held back in the last %llu s",
+                     in->suppressed, (unsigned long long)(INGEST_LOG_WINDOW_NS / 1000000000));
+        in->log_window_ns = now;
+        in->logged = in->suppressed = 0;
+    }
+    if (in->logged < INGEST_LOG_BURST) {
+        in->logged++;
+        return 1;
+    }
+    in->suppressed++;
+    return 0;
+}
 
 struct ingest *ingest_new(void *sock, struct store *st, struct correlate *corr)
 {
@@ -71,7 +98,7 @@ static char *ingest__authenticate(struct ingest *in, zmq_msg_t *payload, fl_enve
     if (!strcmp(uid, env->agent))
         return NULL;
     uint64_t n = ++in->c.impersonations;
-    if (n <= 10 || n % 1000 == 0)
+    if (ingest__may_log(in))
         log_warn("agent %s sent a message naming itself '%.64s': stored as %s (%llu so far)", uid,
                  env->agent, uid, (unsigned long long)n);
     char *claimed = env->agent;
@@ -250,9 +277,10 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
             return -1;
         in->c.hellos++;
         ingest__alive(in, env->agent, h->n_labels, h->labels, now);
-        log_info("agent %s hello: epoch %016llx next_seq %llu, committed %llu", env->agent,
-                 (unsigned long long)h->epoch, (unsigned long long)h->next_seq,
-                 (unsigned long long)committed);
+        if (ingest__may_log(in))
+            log_info("agent %s hello: epoch %016llx next_seq %llu, committed %llu", env->agent,
+                     (unsigned long long)h->epoch, (unsigned long long)h->next_seq,
+                     (unsigned long long)committed);
         return ingest__answer(in, routing, env->agent, h->epoch, committed, 1);
     }
     case FAULTLINE__ENVELOPE__BODY_BATCH: {
@@ -273,7 +301,8 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
                           &committed))
             return -1;
         in->c.gaps++;
-        log_warn("agent %s reports results %llu..%llu lost: %s", env->agent,
+        if (ingest__may_log(in))
+            log_warn("agent %s reports results %llu..%llu lost: %s", env->agent,
                  (unsigned long long)g->from_seq, (unsigned long long)g->to_seq, g->reason);
         return ingest__answer(in, routing, env->agent, g->epoch, committed, 0);
     }
@@ -289,7 +318,8 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
     }
     default:
         in->c.unexpected++;
-        log_warn("agent %s sent a message only a collector sends; ignored", env->agent);
+        if (ingest__may_log(in))
+            log_warn("agent %s sent a message only a collector sends; ignored", env->agent);
         return 0;
     }
 }
@@ -341,7 +371,11 @@ int ingest_drain(struct ingest *in, int max)
             snprintf(why, sizeof why, "multi-part message");
         if (ws != WIRE_OK) {
             in->c.rejected[ws]++;
-            log_warn("rejected message (%s): %s", wire_status_name(ws), why);
+            if (ingest__may_log(in)) {
+                const char *uid = got < 0 ? NULL : zmq_msg_gets(&payload, "User-Id");
+                log_warn("rejected a message from %s (%s): %s", uid ? uid : "an agent",
+                         wire_status_name(ws), why);
+            }
         } else if (!failed) {
             int drop;
             char *claimed = ingest__authenticate(in, &payload, m->env, &drop);
@@ -374,4 +408,17 @@ int ingest_drain(struct ingest *in, int max)
         return -1;
     }
     return handled;
+}
+
+void ingest_monitor(struct ingest *in, void *mon)
+{
+    enum transport_event ev;
+    while ((ev = transport_event(mon)) != TRANSPORT_NONE) {
+        if (ev == TRANSPORT_ACCEPTED)
+            in->c.connections_accepted++;
+        else if (ev == TRANSPORT_DOWN)
+            in->c.connections_closed++;
+        else if (ev == TRANSPORT_FAILED)
+            in->c.handshakes_failed++;
+    }
 }

@@ -54,11 +54,12 @@ static void collector_log_stats(const struct ingest_counters *c, const struct al
     for (int i = 1; i < WIRE_NSTATUS; i++)
         rejected += c->rejected[i];
     log_info("stats: messages=%llu stored=%llu duplicate=%llu batches=%llu gaps=%llu "
-             "rejected=%llu commit_failures=%llu alerts_delivered=%llu alerts_failed=%llu "
-             "alerts_dropped=%llu",
+             "rejected=%llu handshakes_failed=%llu commit_failures=%llu alerts_delivered=%llu "
+             "alerts_failed=%llu alerts_dropped=%llu",
              (unsigned long long)c->messages, (unsigned long long)c->results_stored,
              (unsigned long long)c->results_duplicate, (unsigned long long)c->batches,
              (unsigned long long)c->gaps, (unsigned long long)rejected,
+             (unsigned long long)c->handshakes_failed,
              (unsigned long long)c->commit_failures, (unsigned long long)a->delivered,
              (unsigned long long)a->failed_attempts, (unsigned long long)a->dropped);
 }
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
     int rc = 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     void *zctx = zmq_ctx_new();
-    void *sock = NULL;
+    void *sock = NULL, *mon = NULL;
     struct ingest *in = NULL;
     struct correlate *corr = NULL;
     struct incidents *inc = NULL;
@@ -232,7 +233,7 @@ int main(int argc, char **argv)
         log_info("CURVE: public key %s, %zu agents allowed (%s)", keys.public_key,
                  auth_listed(auth), cfg.allow);
     }
-    sock = transport_collector_open(zctx, cfg.listen, &keys, err, sizeof err);
+    sock = transport_collector_open(zctx, cfg.listen, &keys, &mon, err, sizeof err);
     memset(keys.secret_key, 0, sizeof keys.secret_key);
     if (!sock) {
         log_error("cannot listen: %s", err);
@@ -282,11 +283,12 @@ int main(int argc, char **argv)
             if (auth && auth_reload(auth, err, sizeof err) != 0)
                 log_error("allow-list not reloaded, the old one stays: %s", err);
         }
-        /* The agents' socket, the ZAP handler (answered even while the
+        /* The agents' socket, its monitor, the ZAP handler (answered even while the
          * store backs off), the HTTP API's epoll fd when it is on, then the
          * alert sinks' sockets. */
-        zmq_pollitem_t items[3 + 16] = {{.socket = sock, .events = ZMQ_POLLIN}};
-        size_t nfixed = 1;
+        zmq_pollitem_t items[4 + 16] = {{.socket = sock, .events = ZMQ_POLLIN},
+                                        {.socket = mon, .events = ZMQ_POLLIN}};
+        size_t nfixed = 2;
         size_t zap = auth ? nfixed++ : 0;
         if (auth)
             items[zap] = (zmq_pollitem_t){.socket = auth_socket(auth), .events = ZMQ_POLLIN};
@@ -312,6 +314,7 @@ int main(int argc, char **argv)
         }
         if (auth)
             auth_handle(auth); /* also after the backoff wait above */
+        ingest_monitor(in, mon);
         if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
             if (ingest_drain(in, 512) < 0)
                 backoff_ms = backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2) : 50;
@@ -341,6 +344,7 @@ out:
     incidents_free(&inc);
     correlate_free(&corr);
     transport_close(&sock);
+    transport_close(&mon);
     auth_free(&auth);
     store_close(&st);
     zmq_ctx_term(zctx);

@@ -163,6 +163,20 @@ static int transport__setkey(void *s, int opt, const char *key)
     return zmq_setsockopt(s, opt, key, FL_KEY_Z85);
 }
 
+/* EVENTS of S, to be read on a PAIR socket (*MONITOR). */
+static int transport__monitor(void *zctx, void *s, int events, void **monitor, char *err,
+                              size_t errlen)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://faultline-monitor-%p", s);
+    if (zmq_socket_monitor(s, ep, events) || !(*monitor = zmq_socket(zctx, ZMQ_PAIR)) ||
+        zmq_connect(*monitor, ep) != 0) {
+        snprintf(err, errlen, "connection monitor: %s", zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 void *transport_agent_open(void *zctx, const char *endpoint, const struct transport_keys *keys,
                            void **monitor, char *err, size_t errlen)
 {
@@ -190,16 +204,11 @@ void *transport_agent_open(void *zctx, const char *endpoint, const struct transp
         snprintf(err, errlen, "CURVE keys: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (monitor) {
-        /* Before the connect, so that the first connection is seen too. */
-        char ep[64];
-        snprintf(ep, sizeof ep, "inproc://faultline-monitor-%p", s);
-        if (zmq_socket_monitor(s, ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) ||
-            !(*monitor = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(*monitor, ep) != 0) {
-            snprintf(err, errlen, "connection monitor: %s", zmq_strerror(errno));
-            goto fail;
-        }
-    }
+    /* Before the connect, so that the first connection is seen too. */
+    if (monitor &&
+        transport__monitor(zctx, s, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED,
+                           monitor, err, errlen) != 0)
+        goto fail;
     if (zmq_connect(s, endpoint) != 0) {
         snprintf(err, errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
         goto fail;
@@ -242,11 +251,17 @@ enum transport_event transport_event(void *monitor)
             return TRANSPORT_UP;
         if (first && event == ZMQ_EVENT_DISCONNECTED)
             return TRANSPORT_DOWN;
+        if (first && event == ZMQ_EVENT_ACCEPTED)
+            return TRANSPORT_ACCEPTED;
+        if (first && (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                      event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+            return TRANSPORT_FAILED;
     }
 }
 
 void *transport_collector_open(void *zctx, const char *endpoint,
-                               const struct transport_keys *keys, char *err, size_t errlen)
+                               const struct transport_keys *keys, void **monitor, char *err,
+                               size_t errlen)
 {
     void *s = zmq_socket(zctx, ZMQ_ROUTER);
     if (!s) {
@@ -270,12 +285,23 @@ void *transport_collector_open(void *zctx, const char *endpoint,
         snprintf(err, errlen, "CURVE: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (monitor &&
+        transport__monitor(zctx, s,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                           monitor, err, errlen) != 0)
+        goto fail;
     if (zmq_bind(s, endpoint) != 0) {
         snprintf(err, errlen, "bind %s: %s", endpoint, zmq_strerror(errno));
         goto fail;
     }
     return s;
 fail:
+    if (monitor && *monitor) {
+        zmq_close(*monitor);
+        *monitor = NULL;
+    }
     zmq_close(s);
     return NULL;
 }

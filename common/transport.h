@@ -45,6 +45,8 @@ enum transport_event {
     TRANSPORT_NONE, /* nothing (more) to read */
     TRANSPORT_UP,   /* a connection finished its handshake */
     TRANSPORT_DOWN, /* the connection was lost */
+    TRANSPORT_FAILED, /* a peer failed the handshake: garbage, too slow */
+    TRANSPORT_ACCEPTED, /* a connection came in */
 };
 
 /* The next event waiting on a monitor socket, without blocking. */
@@ -53,9 +55,14 @@ enum transport_event transport_event(void *monitor);
 /* A ROUTER bound at ENDPOINT for agents: a CURVE server whose every
  * handshake goes to the ZAP handler of domain FL_ZAP_DOMAIN, and fails
  * when none answers (ZMQ_ZAP_ENFORCE_DOMAIN), unless KEYS->insecure.
- * NULL with a reason in ERR. */
+ * With MONITOR non-NULL, *MONITOR tells of every connection accepted and
+ * closed, and of handshakes that failed before authentication with a reason
+ * libzmq reports (TRANSPORT_FAILED: a ZeroMQ greeting gone wrong, a peer
+ * too slow); a peer that does not speak ZeroMQ at all is only accepted and
+ * closed.  NULL with a reason in ERR. */
 void *transport_collector_open(void *zctx, const char *endpoint,
-                               const struct transport_keys *keys, char *err, size_t errlen);
+                               const struct transport_keys *keys, void **monitor, char *err,
+                               size_t errlen);
 
 /* Close a socket opened here; NULL-safe, clears the caller's pointer. */
 void transport_close(void **sock);

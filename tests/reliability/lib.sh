@@ -50,7 +50,7 @@ listen: tcp://127.0.0.1:$PORT
 database: $(db_path)
 key: $DIR/keys/collector.key
 allow: $DIR/keys/agents
-http_listen: ""
+http_listen: "${HTTP:-}"
 YAML
     # Each agent: RATE results a second, (RATE/10) targets every 100 ms.
     local targets=$(((RATE + 9) / 10)) list i

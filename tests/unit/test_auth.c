@@ -65,7 +65,7 @@ static void *server(const struct keys *k, char *ep, size_t len)
     memcpy(tk.secret_key, k->sec, sizeof tk.secret_key);
     memcpy(tk.public_key, k->pub, sizeof tk.public_key);
     char err[256];
-    void *s = transport_collector_open(zctx, "tcp://127.0.0.1:*", &tk, err, sizeof err);
+    void *s = transport_collector_open(zctx, "tcp://127.0.0.1:*", &tk, NULL, err, sizeof err);
     assert_non_null(s);
     zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len);
     return s;
