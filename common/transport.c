@@ -192,7 +192,7 @@ void *transport_agent_open(void *zctx, const char *endpoint, const struct transp
     if (transport__common(s) || transport__set(s, ZMQ_HEARTBEAT_IVL, 1000) ||
         transport__set(s, ZMQ_HEARTBEAT_TIMEOUT, 2000) || transport__set(s, ZMQ_LINGER, 0) ||
         transport__set(s, ZMQ_IMMEDIATE, 1) || transport__set(s, ZMQ_RECONNECT_IVL, 100) ||
-        transport__set(s, ZMQ_RECONNECT_IVL_MAX, 1000) || transport__set(s, ZMQ_CONNECT_TIMEOUT, 500) ||
+        transport__set(s, ZMQ_RECONNECT_IVL_MAX, 500) || transport__set(s, ZMQ_CONNECT_TIMEOUT, 500) ||
         transport__set(s, ZMQ_SNDHWM, 64)) {
         snprintf(err, errlen, "zmq_setsockopt: %s", zmq_strerror(errno));
         goto fail;

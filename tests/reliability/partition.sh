@@ -71,9 +71,14 @@ for f in $(seq 1 "$FLAPS"); do
         echo "flap $f: delivery not resumed within ${LIMIT}s of the heal (${took}s)" >&2
     fi
     worst=$(awk -v a="$worst" -v b="$took" 'BEGIN{print (b > a ? b : a)}')
+    echo "$took" >>"$DIR/resumes"
     [ $((f % 10)) = 0 ] && echo "flap $f/$FLAPS: slowest resume so far ${worst}s" >&2
     sleep $((MIN + RANDOM % (MAX - MIN + 1)))
 done
+
+# The resume times of the flaps: median, 95th percentile.
+read -r p50 p95 <<<"$(sort -n "$DIR/resumes" | awk '{v[NR] = $1} END {
+    printf "%s %s", v[int((NR + 1) / 2)], v[int(NR * 0.95 + 0.999)]}')"
 
 # Back to normal: every result made so far stored, then the agents' usage.
 target=$(awk -v a="$(next_seqs)" 'BEGIN{n = split(a, x, " "); for (i = 1; i <= n; i++) printf "%d ", x[i] - 1}')
@@ -100,8 +105,8 @@ integrity=$(db 'PRAGMA integrity_check')
     awk -v r="$ratio" 'BEGIN{exit !(r >= 3)}' && [ "$usage_ok" = 1 ] && [ "$settled" != -1 ] &&
     [ "$drained" != -1 ] || ok=1
 failed=$ok
-printf '{"agents":%d,"rate":%d,"long_s":%d,"flaps":%d,"made":%d,"lost":%d,"duplicated":%d,"gaps":%d,"integrity":"%s","backlog":%d,"drain_s":%s,"drain_ratio":%s,"slowest_resume_s":%s,"late_resumes":%d,"usage_back":%s,"ok":%s}\n' \
+printf '{"agents":%d,"rate":%d,"long_s":%d,"flaps":%d,"made":%d,"lost":%d,"duplicated":%d,"gaps":%d,"integrity":"%s","backlog":%d,"drain_s":%s,"drain_ratio":%s,"resume_s":{"p50":%s,"p95":%s,"max":%s},"late_resumes":%d,"usage_back":%s,"ok":%s}\n' \
     "$AGENTS" "$RATE" "$LONG" "$FLAPS" "$MADE" "$LOST" "$DUP" "$gaps" "$integrity" "$backlog" \
-    "$drain" "$ratio" "$worst" "$late" "$([ $usage_ok = 1 ] && echo true || echo false)" \
+    "$drain" "$ratio" "$p50" "$p95" "$worst" "$late" "$([ $usage_ok = 1 ] && echo true || echo false)" \
     "$([ "$failed" = 0 ] && echo true || echo false)"
 exit "$failed"
