@@ -34,7 +34,7 @@ struct ingest {
     struct ingest_counters c;
     struct ingest_reply *replies;
     size_t nreplies, cap;
-    uint64_t log_window_ns;     /* start of the current 10 s */
+    uint64_t log_window_ns;      /* start of the current 10 s */
     unsigned logged, suppressed; /* warnings about agents' messages in it */
 };
 
@@ -303,7 +303,7 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
         in->c.gaps++;
         if (ingest__may_log(in))
             log_warn("agent %s reports results %llu..%llu lost: %s", env->agent,
-                 (unsigned long long)g->from_seq, (unsigned long long)g->to_seq, g->reason);
+                     (unsigned long long)g->from_seq, (unsigned long long)g->to_seq, g->reason);
         return ingest__answer(in, routing, env->agent, g->epoch, committed, 0);
     }
     case FAULTLINE__ENVELOPE__BODY_HEARTBEAT: {
