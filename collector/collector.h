@@ -56,8 +56,8 @@ void ingest_destroy(struct ingest **in);
 struct auth;
 void ingest_set_auth(struct ingest *in, struct auth *auth);
 
-/* Receive what is waiting (at most MAX messages), store it in one
- * transaction and, only once it is committed, answer every agent.
+/* Receive what is waiting (at most MAX messages, and no more once 16,384
+ * results are in), store it in one transaction and, only once it is committed, answer every agent.
  * Returns the number of messages handled, or -1 when the store failed (the
  * transaction was rolled back and nothing was acknowledged). */
 int ingest_drain(struct ingest *in, int max);

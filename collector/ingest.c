@@ -346,10 +346,16 @@ static int ingest__recv(struct ingest *in, zmq_msg_t *routing, zmq_msg_t *payloa
     return 1;
 }
 
+/* One transaction takes at most this many results (some 40 ms of work
+ * here), so that handshakes, the API and the next agents' acks never wait
+ * long behind a backlog being drained. */
+#define INGEST_TXN_RESULTS 16384
+
 int ingest_drain(struct ingest *in, int max)
 {
     int handled = 0, open = 0, failed = 0;
-    while (handled < max) {
+    size_t results = 0;
+    while (handled < max && results < INGEST_TXN_RESULTS) {
         zmq_msg_t routing, payload;
         zmq_msg_init(&routing);
         zmq_msg_init(&payload);
@@ -386,6 +392,8 @@ int ingest_drain(struct ingest *in, int max)
                     open = 1;
                 if (!open || ingest__handle(in, &routing, m->env) != 0)
                     failed = 1;
+                else if (m->env->body_case == FAULTLINE__ENVELOPE__BODY_BATCH)
+                    results += m->env->batch->n_results;
             }
             if (claimed)
                 m->env->agent = claimed;

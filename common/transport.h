@@ -33,8 +33,8 @@ int transport_key_load(const char *spec, char pub[FL_KEY_Z85 + 1], char sec[FL_K
  * Sends fail fast (EAGAIN) while no connection is up (ZMQ_IMMEDIATE), so
  * nothing piles up in ZeroMQ's queues: the outbox is the only queue.  A
  * CURVE client of KEYS->server_key unless KEYS->insecure.  A connection
- * attempt gives up after 500 ms and the next follows within 500 ms, so the
- * link is back within about a second of the network healing.  With
+ * attempt gives up after 500 ms and the next follows within 250 ms, so the
+ * link is back within 0.75 s of the network healing.  With
  * MONITOR non-NULL, *MONITOR is a socket that tells when the connection
  * comes up and goes down (read it with transport_event; poll its ZMQ_FD).
  * Returns the socket or NULL with a reason in ERR. */

@@ -61,10 +61,12 @@ worst=$long_resume late=0
 [ "$long_resume" = -1 ] && late=1
 for f in $(seq 1 "$FLAPS"); do
     partition
-    sleep $((MIN + RANDOM % (MAX - MIN + 1)))
+    cut=$((MIN + RANDOM % (MAX - MIN + 1)))
+    sleep "$cut"
     before=$(stored_uptos)
     heal
     t0=$(date +%s.%N)
+    echo "flap $f healed at $(date -u +%T.%3N) after ${cut}s" >>"$DIR/events"
     took=$(until_past "$before" "$t0" 30)
     if [ "$took" = -1 ] || awk -v t="$took" -v l="$LIMIT" 'BEGIN{exit !(t > l)}'; then
         late=$((late + 1))
@@ -72,6 +74,7 @@ for f in $(seq 1 "$FLAPS"); do
     fi
     worst=$(awk -v a="$worst" -v b="$took" 'BEGIN{print (b > a ? b : a)}')
     echo "$took" >>"$DIR/resumes"
+    echo "flap $f resumed in ${took}s" >>"$DIR/events"
     [ $((f % 10)) = 0 ] && echo "flap $f/$FLAPS: slowest resume so far ${worst}s" >&2
     sleep $((MIN + RANDOM % (MAX - MIN + 1)))
 done
