@@ -101,13 +101,18 @@ stored() { db 'SELECT count(*) FROM result' 2>/dev/null || echo 0; }
 epoch_of() { outbox "$1" "SELECT value FROM meta WHERE key = 'epoch'"; }
 next_seq_of() { outbox "$1" "SELECT value FROM meta WHERE key = 'next_seq'"; }
 next_seqs() { local i; for i in $(seq 1 "$AGENTS"); do next_seq_of "$i"; done | paste -sd' '; }
-# The highest seq of agent I's current epoch the collector holds (an outbox
-# keeps its epoch for life).
-declare -A EPOCH=()
+# The highest seq of agent I's current epoch the collector holds.  An
+# outbox keeps its epoch for life, so it is read once and kept in a file
+# (these run in subshells, where variables would not last).
 upto_sql() { # I
-    [ -n "${EPOCH[$1]:-}" ] || EPOCH[$1]=$(epoch_of "$1" 2>/dev/null) || true
-    [ -n "${EPOCH[$1]}" ] || { echo 0; return; } # no outbox yet
-    echo "(SELECT ifnull(max(seq), 0) FROM result WHERE epoch = ${EPOCH[$1]} AND agent_id =
+    local f=$DIR/k$1.epoch e=
+    [ -s "$f" ] && e=$(<"$f")
+    if [ -z "$e" ]; then
+        e=$(epoch_of "$1" 2>/dev/null) || true
+        [ -n "$e" ] || { echo 0; return; } # no outbox yet
+        echo "$e" >"$f"
+    fi
+    echo "(SELECT ifnull(max(seq), 0) FROM result WHERE epoch = $e AND agent_id =
         (SELECT id FROM agent WHERE name = 'k$1'))"
 }
 stored_upto() { db "SELECT $(upto_sql "$1")" 2>/dev/null || echo 0; }
