@@ -11,6 +11,7 @@ BUILD=$(cd "${1:?usage: $0 BUILD_DIR [options]}" && pwd); shift
 NAME=$(basename "$0" .sh)
 CLI=$BUILD/cli/faultline
 AGENTS=10 RATE=500 PORT=5555 OUTBOX_MAX=1000000
+LIMIT=2 # seconds within which delivery must resume (record_resume)
 if [ "$(id -u)" -ne 0 ]; then
     echo "$NAME: skipped: needs root for a network namespace"
     exit 77
@@ -146,6 +147,58 @@ wait_drained() { # LIMIT
         sleep 0.1
     done
     echo -1
+}
+
+# Each agent's last seq made so far: "N1 N2 ...".
+made_so_far() {
+    awk -v a="$(next_seqs)" 'BEGIN{n = split(a, x, " "); for (i = 1; i <= n; i++) printf "%d ", x[i] - 1}'
+}
+
+# Wait until every agent has had a result stored (30 s at most).
+wait_delivering() {
+    local zero
+    zero=$(printf '0 %.0s' $(seq 1 "$AGENTS"))
+    [ "$(until_past "$zero" "$(date +%s.%N)" 30)" != -1 ] ||
+        { echo "$NAME: agents never delivered" >&2; exit 1; }
+}
+
+# One time until delivery resumed (-1: never) after WHAT: kept in
+# $DIR/resumes; LATE counts those over LIMIT, WORST is the longest.
+WORST=0 LATE=0
+record_resume() { # SECONDS WHAT
+    echo "$1" >>"$DIR/resumes"
+    if [ "$1" = -1 ] || awk -v t="$1" -v l="$LIMIT" 'BEGIN{exit !(t > l)}'; then
+        LATE=$((LATE + 1))
+        echo "$2: delivery not resumed within ${LIMIT}s (${1}s)" >&2
+    fi
+    WORST=$(awk -v a="$WORST" -v b="$1" 'BEGIN{print (b > a ? b : a)}')
+}
+# "P50 P95" of the recorded times.
+resume_percentiles() {
+    sort -n "$DIR/resumes" | awk '{v[NR] = $1} END {
+        printf "%s %s", v[int((NR + 1) / 2)], v[int(NR * 0.95 + 0.999)]}'
+}
+
+# The end of a loop: stop the agents (what is staged stays in the outbox),
+# start them again and wait up to 60 s for every outbox to empty into the
+# collector (DRAINED: the seconds it took, or -1), then stop them.
+drain_outboxes() {
+    stop_agents
+    start_agents
+    DRAINED=$(wait_drained 60)
+    stop_agents
+}
+
+# Every agent's stream complete (verify_streams), none of them reported a
+# gap, the database intact, the outboxes drained: sets GAPS and INTEGRITY;
+# 1 on any failure.
+verify_all() {
+    local bad=0
+    verify_streams || bad=1
+    GAPS=$(db "SELECT count(*) FROM gap g JOIN agent a ON a.id = g.agent_id WHERE a.name GLOB 'k[0-9]*'")
+    INTEGRITY=$(db 'PRAGMA integrity_check')
+    [ "$GAPS" = 0 ] && [ "$INTEGRITY" = ok ] && [ "${DRAINED:--1}" != -1 ] || bad=1
+    return $bad
 }
 
 # Every agent's current epoch: seqs 1 .. next_seq-1 each stored once, none

@@ -21,8 +21,7 @@ done
 rel_setup
 start_collector
 start_agents
-zero=$(printf '0 %.0s' $(seq 1 "$AGENTS"))
-[ "$(until_past "$zero" "$(date +%s.%N)" 30)" != -1 ] || { echo "$NAME: agents never delivered" >&2; exit 1; }
+wait_delivering
 
 partition
 # Until each agent has made twice the cap since the cut.
@@ -43,12 +42,8 @@ heal
 
 # Everything made is either stored or reported lost: stop the agents and
 # let them empty their outboxes (gaps included) into the collector.
-made=$(awk -v a="$(next_seqs)" 'BEGIN{n = split(a, x, " "); for (i = 1; i <= n; i++) printf "%d ", x[i] - 1}')
-[ "$(until_past "$made" "$(date +%s.%N)" 60 ge)" != -1 ] || { echo "$NAME: backlog not delivered" >&2; exit 1; }
-stop_agents
-start_agents
-drained=$(wait_drained 60)
-stop_agents
+[ "$(until_past "$(made_so_far)" "$(date +%s.%N)" 60 ge)" != -1 ] || { echo "$NAME: backlog not delivered" >&2; exit 1; }
+drain_outboxes
 kill_collector TERM
 
 bad=0 exact=1 missing_all=0 dropped_all=0 dup_all=0 made_all=0
@@ -74,7 +69,7 @@ for i in $(seq 1 "$AGENTS"); do
     missing_all=$((missing_all + missing)) dropped_all=$((dropped_all + dropped)) dup_all=$((dup_all + dup)) made_all=$((made_all + n))
 done
 integrity=$(db 'PRAGMA integrity_check')
-[ "$deepest" -le "$OUTBOX_MAX" ] && [ "$integrity" = ok ] && [ "$drained" != -1 ] &&
+[ "$deepest" -le "$OUTBOX_MAX" ] && [ "$integrity" = ok ] && [ "$DRAINED" != -1 ] &&
     [ "$exact" = 1 ] || bad=1
 failed=$bad
 printf '{"agents":%d,"rate":%d,"cap":%d,"deepest_outbox":%d,"made":%d,"dropped":%d,"missing":%d,"duplicated":%d,"missing_equals_reported":%s,"integrity":"%s","ok":%s}\n' \
