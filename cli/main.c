@@ -293,7 +293,11 @@ static int cmd_gaps(struct cli *c, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             c->json = 1;
-        } else if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--agent") == 0) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "faultline gaps: --agent needs an agent name\n");
+                return 2;
+            }
             agent = argv[++i];
         } else {
             fprintf(stderr, "faultline gaps: unexpected argument '%s'\n", argv[i]);

@@ -279,13 +279,10 @@ int store_committed(struct store *st, int64_t agent, uint64_t epoch, uint64_t *c
     return 0;
 }
 
-/* Move the stream's mark to TO when FROM..TO continues it. */
-static int store__advance(struct store *st, int64_t agent, uint64_t epoch, uint64_t from,
-                          uint64_t to, uint64_t *committed)
+/* Move the stream's mark (now MARK) to TO when FROM..TO continues it. */
+static int store__move_mark(struct store *st, int64_t agent, uint64_t epoch, uint64_t mark,
+                            uint64_t from, uint64_t to, uint64_t *committed)
 {
-    uint64_t mark;
-    if (store_committed(st, agent, epoch, &mark) != 0)
-        return -1;
     if (from <= mark + 1 && to > mark) {
         mark = to;
         sqlite3_bind_int64(st->put_stream, 1, agent);
@@ -296,6 +293,15 @@ static int store__advance(struct store *st, int64_t agent, uint64_t epoch, uint6
     }
     *committed = mark;
     return 0;
+}
+
+static int store__advance(struct store *st, int64_t agent, uint64_t epoch, uint64_t from,
+                          uint64_t to, uint64_t *committed)
+{
+    uint64_t mark;
+    if (store_committed(st, agent, epoch, &mark) != 0)
+        return -1;
+    return store__move_mark(st, agent, epoch, mark, from, to, committed);
 }
 
 static uint64_t store__hash(const char *s)
@@ -429,7 +435,7 @@ int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from
     sqlite3_bind_int64(s, 6, now_us);
     if (store__step_int(s, NULL) < 0)
         return -1;
-    return store__advance(st, agent, epoch, from, to, committed);
+    return store__move_mark(st, agent, epoch, mark, from, to, committed);
 }
 
 /* ---- incidents ------------------------------------------------------- */
