@@ -1016,9 +1016,12 @@ static void corr__hops(struct correlate *c, struct corr_diagnosis *out, size_t *
         best->tried = 1;
         /* Failing behind it toward enough hosts (told apart by the
          * address traced: two names of one machine are one host), none of
-         * them the hop itself. */
+         * them the hop itself, seen from two agents at least: from one
+         * alone, a router on its way out is that agent's (or its region's)
+         * trouble until the others say otherwise. */
         char dests[CORR_MAX_NAMES][CORR_NAME], hosts[CORR_MAX_NAMES][CORR_NAME];
-        size_t ndests = 0, nhosts = 0;
+        char seen_from[CORR_MAX_NAMES][CORR_NAME];
+        size_t ndests = 0, nhosts = 0, nseen = 0;
         int is_target = 0;
         for (size_t i = 0; i < c->npairs; i++) {
             const struct corr_pair *p = c->pairs[i];
@@ -1027,9 +1030,10 @@ static void corr__hops(struct correlate *c, struct corr_diagnosis *out, size_t *
                 continue;
             corr__add_name(dests, &ndests, path->address);
             corr__add_name(hosts, &nhosts, path->host);
+            corr__add_name(seen_from, &nseen, c->agents[p->agent].name);
             is_target |= !strcmp(p->address, best->address) || !strcmp(path->address, best->address);
         }
-        if (is_target || ndests < (size_t)c->cfg.hop_min_hosts)
+        if (is_target || ndests < (size_t)c->cfg.hop_min_hosts || nseen < 2)
             continue;
         struct corr_diagnosis *d = corr__new(out, n, max, CORR_HOP, best->address);
         if (!d)

@@ -410,6 +410,24 @@ static void one_host_behind_a_router_is_a_target(void **state)
     assert_string_equal(diag[0].component, "web");
 }
 
+/* One agent whose traces toward two hosts die at one router, while every
+ * other agent reaches those hosts by other ways: seen from one agent alone,
+ * the router is that agent's way out, not a HOP. */
+static void hop_seen_from_one_agent_is_not_blamed(void **state)
+{
+    const char *out[] = {"10.0.9.9"};
+    for (int i = 0; i < 3; i++) {
+        round_of(none);
+        feed_trace("r9a1", "far", "10.0.4.2", out, 1, 0);
+        feed_trace("r9a1", "back", "10.0.5.2", out, 1, 0);
+        feed("r9a1", "far:80", "", "10.0.4.2", TCP, 0);
+        feed("r9a1", "back:80", "", "10.0.5.2", TCP, 0);
+    }
+    size_t n = correlate_evaluate(c, now, diag, 16);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(diag[i].verdict, CORR_HOP);
+}
+
 static void agent_with_few_targets_is_not_blamed(void **state)
 {
     /* r9a1 probes only web:80, and fails; everyone else reaches it. */
@@ -707,6 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(resets_over_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(router_down_is_one_hop, setup, teardown),
         cmocka_unit_test_setup_teardown(one_host_behind_a_router_is_a_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(hop_seen_from_one_agent_is_not_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_with_few_targets_is_not_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(dns_resolver_and_zone, setup, teardown),
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
