@@ -141,9 +141,10 @@ static void trace__report(struct trace_state *st)
     else if (st->unreachable)
         probe_set(run, F, FL_FAULT_TRACE_UNREACHABLE, "%s answers unreachable at hop %u",
                   d->last_address, st->ttl);
+    else if (d->last_address[0])
+        probe_set(run, F, FL_FAULT_TRACE_INCOMPLETE, "trace stops after %s", d->last_address);
     else
-        probe_set(run, F, FL_FAULT_TRACE_INCOMPLETE, "trace stops after %s",
-                  d->last_address[0] ? d->last_address : "the first hop");
+        probe_set(run, F, FL_FAULT_TRACE_INCOMPLETE, "no hop answered (up to hop %u)", st->ttl);
     trace__end(st);
 }
 

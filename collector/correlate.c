@@ -374,10 +374,17 @@ static struct corr_path *corr__path_to(const struct correlate *c, size_t a, cons
     return NULL;
 }
 
-/* Remember the latest trace of (agent A, address). */
+/* Remember the latest trace of (agent A, address).  One that no hop
+ * answered (routers limit the ICMP errors they send) says nothing about
+ * the path: the one known stays. */
 static void corr__trace(struct correlate *c, size_t a, const struct corr_input *in)
 {
     struct corr_path *path = corr__path_to(c, a, in->address);
+    size_t answered = 0;
+    for (size_t i = 0; i < in->nhops; i++)
+        answered += in->hops[i] && in->hops[i][0];
+    if (path && path->nhops && !answered && !in->reached)
+        return;
     if (!path) {
         unsigned h = corr__hash(a, "", in->address, CORR_PROBE_TRACE);
         if (FL_GROW(c->paths, c->cappaths, c->npaths, 64))
@@ -514,6 +521,13 @@ static int corr__lagging(const struct correlate *c, size_t a)
     return c->agents[a].lag_us > c->cfg.lagging_after_us;
 }
 
+/* Silent, or on its way there (nothing for half that long), or lagging:
+ * its own link, or its region's, is in trouble. */
+static int corr__late(const struct correlate *c, size_t a, int64_t now)
+{
+    return now - c->agents[a].last_seen > c->cfg.silent_after_us / 2 || corr__lagging(c, a);
+}
+
 static void corr__silent_agents(struct correlate *c, int64_t now, struct corr_diagnosis *out,
                                 size_t *n, size_t max)
 {
@@ -602,7 +616,7 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
         for (size_t a = 0; a < c->nagents; a++) {
             if (strcmp(c->agents[a].region, r))
                 continue;
-            if (corr__silent(c, a, now) || corr__lagging(c, a)) { /* its reports suffer too */
+            if (corr__late(c, a, now)) { /* its reports suffer too */
                 live++;
                 bad++;
                 continue;
@@ -631,8 +645,7 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
             continue;
         size_t nsilent = 0;
         for (size_t a = 0; a < c->nagents; a++)
-            nsilent += !strcmp(c->agents[a].region, r) &&
-                       (corr__silent(c, a, now) || corr__lagging(c, a));
+            nsilent += !strcmp(c->agents[a].region, r) && corr__late(c, a, now);
         /* Every other region fails toward R; something outside R works. */
         char others[CORR_MAX_NAMES][CORR_NAME];
         size_t nothers = 0, toward = 0;
@@ -1080,7 +1093,7 @@ static int corr__quiet_agent_host(const struct correlate *c, const char *target,
     for (size_t a = 0; a < c->nagents; a++) {
         if (strcmp(c->agents[a].name, h->agent))
             continue;
-        if (now - c->agents[a].last_seen > c->cfg.silent_after_us / 2 || corr__lagging(c, a))
+        if (corr__late(c, a, now))
             return 1;
         for (size_t i = 0; i < c->npairs; i++) {
             const struct corr_pair *p = c->pairs[i];

@@ -361,14 +361,15 @@ static void behind_the_router(int web_ok, int far_back_ok)
         feed(agents[a], "back:80", "", "10.0.5.2", TCP, far_back_ok);
         feed(agents[a], "far", "", "10.0.4.2", ICMP, far_back_ok);
         feed(agents[a], "back", "", "10.0.5.2", ICMP, far_back_ok);
-        feed(agents[a], "far:80", "", "fd00::4:2", TCP, far_back_ok); /* no IPv6 traces */
+        feed(agents[a], "far:80", "", "fd00::4:2", TCP, far_back_ok);
+        feed(agents[a], "back:80", "", "fd00::5:2", TCP, far_back_ok);
     }
     now += 5 * S;
 }
 
 /* A router that stops forwarding: two hosts behind it fail from
- * everywhere.  One HOP, not two TARGETs; far's IPv6 address goes by its
- * IPv4 trace. */
+ * everywhere.  One HOP, not two TARGETs; the IPv6 addresses go by their
+ * IPv4 traces, so the router is one HOP, not one per family. */
 static void router_down_is_one_hop(void **state)
 {
     traces(0);
@@ -378,12 +379,21 @@ static void router_down_is_one_hop(void **state)
     /* One trace stopped short: the routers' ICMP errors are rate-limited. */
     const char *short_trace[] = {"10.0.2.1"};
     feed_trace("r2a1", "back", "10.0.5.2", short_trace, 1, 0);
+    /* Two agents trace IPv6 too, and then an IPv4 trace that no hop
+     * answered at all: it says nothing of the path, which stays known. */
+    for (int a = 1; a <= 2; a++) {
+        const char *v6_far[] = {"fd00::1:1", "fd00::9:1", "fd00::3:2"};
+        feed_trace(agents[a], "far", "fd00::4:2", v6_far, 3, 0);
+        feed_trace(agents[a], "back", "fd00::5:2", v6_far, 3, 0);
+        feed_trace(agents[a], "far:80", "10.0.4.2", NULL, 0, 0);
+        feed_trace(agents[a], "back:80", "10.0.5.2", NULL, 0, 0);
+    }
     for (int i = 0; i < 3; i++)
         behind_the_router(1, 0);
     assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
     assert_int_equal(diag[0].verdict, CORR_HOP);
     assert_string_equal(diag[0].component, "10.0.3.2");
-    assert_int_equal(diag[0].npairs, 30);
+    assert_int_equal(diag[0].npairs, 36);
     assert_int_equal(diag[0].nagents, 6);
     assert_non_null(strstr(diag[0].explanation, "router 10.0.3.2"));
     /* Healed, it closes like anything else. */
@@ -508,6 +518,31 @@ static void region_cut_off_entirely_is_one_region_not_two_agents(void **state)
     assert_int_equal(diag[0].verdict, CORR_REGION);
     assert_string_equal(diag[0].component, "r2");
     assert_non_null(strstr(diag[0].explanation, "2 silent"));
+}
+
+/* A lossy uplink stalls one agent's link to the collector: r2a1 has sent
+ * nothing for 10 s (not yet silent), r2a2 fails toward everything outside
+ * r2, everyone else fails toward r2.  Its region, not r2a1's host. */
+static int r2_uplink(const char *a, const char *t)
+{
+    int from_r2 = !strncmp(a, "r2", 2), to_r2 = !strncmp(t, "r2", 2);
+    return from_r2 != to_r2 && (from_r2 || to_r2);
+}
+static int r2a1_only(const char *a) { return !strcmp(a, "r2a1"); }
+
+static void an_agent_gone_quiet_counts_against_its_region(void **state)
+{
+    hosts_are_agents();
+    rounds(3, none);
+    now -= 5 * S;
+    for (int i = 0; i < 5; i++) {
+        now -= 3 * S; /* rounds 2 s apart */
+        round_silent(r2_uplink, r2a1_only);
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_int_equal(diag[0].verdict, CORR_REGION);
+    assert_string_equal(diag[0].component, "r2");
+    assert_non_null(strstr(diag[0].explanation, "1 silent or late"));
 }
 
 /* A lossy uplink: r2's reports arrive 8 s late and still say little is
@@ -726,6 +761,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(router_down_is_one_hop, setup, teardown),
         cmocka_unit_test_setup_teardown(one_host_behind_a_router_is_a_target, setup, teardown),
         cmocka_unit_test_setup_teardown(hop_seen_from_one_agent_is_not_blamed, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_agent_gone_quiet_counts_against_its_region, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_with_few_targets_is_not_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(dns_resolver_and_zone, setup, teardown),
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
