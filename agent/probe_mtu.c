@@ -9,8 +9,12 @@
  * means the probe got there.  As tracepath does, but with a fallback:
  * when a size gets no answer at all, it is not taken on trust that the
  * path said nothing; the largest size that still gets through is found by
- * a binary search of sizes (packetization-layer PMTUD, RFC 4821 / 8899),
- * and the path is named a black hole.  Each probe goes to its own port on a
+ * a binary search of sizes (packetization-layer PMTUD, RFC 4821 / 8899).
+ * The path is named a black hole only when a confirmation agrees: the lost
+ * size, sent MTU_CONFIRM_ROUNDS more times, each followed by the size found
+ * (with its tries: targets rate-limit their ICMP errors), never arrives,
+ * while the size found always does.  On a lossy path a big probe lost
+ * twice is no evidence; a small one lost as well says the path is lossy.  Each probe goes to its own port on a
  * re-connected socket, so a late answer to an earlier probe cannot be
  * taken for this one (the kernel matches ICMP errors to the 4-tuple). */
 #include <errno.h>
@@ -27,6 +31,7 @@
 #include "route.h"
 
 #define MTU_MAX 9216
+#define MTU_CONFIRM_ROUNDS 4
 
 struct mtu_opts {
     int64_t port;       /* first destination port */
@@ -37,7 +42,7 @@ struct mtu_opts {
 
 _Static_assert(sizeof(struct mtu_opts) <= AGENT_MAX_OPTS, "mtu options fit in a check");
 
-enum mtu_phase { MTU_FOLLOW, MTU_FLOOR, MTU_SEARCH };
+enum mtu_phase { MTU_FOLLOW, MTU_FLOOR, MTU_SEARCH, MTU_CONFIRM };
 enum mtu_answer { MTU_NONE, MTU_REACHED, MTU_TOO_BIG, MTU_UNREACHABLE };
 
 struct mtu_state {
@@ -50,6 +55,8 @@ struct mtu_state {
     unsigned icmp_mtu;      /* last next-hop MTU reported */
     unsigned lost_big;      /* the size that first vanished */
     int icmp_for_lost;      /* an ICMP too-big came for a size that otherwise vanished */
+    unsigned confirmed;     /* confirmation rounds: lost size lost, size found arrived */
+    int black_hole;         /* confirmed */
     enum mtu_answer answer;
     int unreach_errno;
 };
@@ -131,7 +138,7 @@ static void mtu__report(struct mtu_state *st, unsigned path_mtu, const char *met
     d->interface_mtu = st->route.if_mtu;
     d->route_mtu = st->route.route_mtu;
     d->icmp_mtu = st->icmp_mtu;
-    d->black_hole = st->phase == MTU_SEARCH && !st->icmp_for_lost;
+    d->black_hole = st->black_hole;
     d->probes = st->probes;
     d->method = probe_text(run, method);
     run->result.detail_case = FAULTLINE__RESULT__DETAIL_MTU;
@@ -203,12 +210,45 @@ static void mtu__step(struct mtu_state *st)
                 st->icmp_for_lost = 1;
             st->hi = st->size;
         }
-        if (st->hi - st->lo <= 1) {
+        if (st->hi - st->lo <= 1 && st->icmp_for_lost) {
             mtu__report(st, st->lo, "search");
             return;
         }
+        if (st->hi - st->lo <= 1) {
+            st->phase = MTU_CONFIRM;
+            st->size = st->lost_big;
+            break;
+        }
         st->size = (st->lo + st->hi) / 2;
         st->tries_left = (unsigned)mtu__opts(st)->tries;
+        break;
+    case MTU_CONFIRM:
+        if (st->size == st->lost_big) {
+            if (st->answer == MTU_REACHED) { /* it was loss, not size */
+                mtu__report(st, st->lost_big, "search");
+                return;
+            }
+            if (st->answer == MTU_TOO_BIG) {
+                st->icmp_for_lost = 1;
+                mtu__report(st, st->lo, "search");
+                return;
+            }
+            st->size = st->lo;
+            st->tries_left = (unsigned)mtu__opts(st)->tries;
+            break;
+        }
+        if (st->answer == MTU_NONE && --st->tries_left > 0)
+            break;
+        if (st->answer != MTU_REACHED) { /* the path loses small packets too */
+            mtu__report(st, st->lo, "search");
+            return;
+        }
+        if (++st->confirmed >= MTU_CONFIRM_ROUNDS) {
+            st->black_hole = 1;
+            mtu__report(st, st->lo, "search");
+            return;
+        }
+        st->size = st->lost_big;
         break;
     }
     mtu__next(st);
