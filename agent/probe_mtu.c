@@ -11,10 +11,10 @@
  * path said nothing; the largest size that still gets through is found by
  * a binary search of sizes (packetization-layer PMTUD, RFC 4821 / 8899).
  * The path is named a black hole only when a confirmation agrees: the lost
- * size, sent MTU_CONFIRM_ROUNDS more times, each followed by the size found
- * (with its tries: targets rate-limit their ICMP errors), never arrives,
- * while the size found always does.  On a lossy path a big probe lost
- * twice is no evidence; a small one lost as well says the path is lossy.  Each probe goes to its own port on a
+ * size, sent MTU_CONFIRM_ROUNDS more times, never arrives, and then the
+ * size found still does.  On a lossy path a big probe lost twice is no
+ * evidence.  The confirmation asks the target for one answer only: hosts
+ * rate-limit their ICMP errors (Linux: a burst of 6, then 1 a second).  Each probe goes to its own port on a
  * re-connected socket, so a late answer to an earlier probe cannot be
  * taken for this one (the kernel matches ICMP errors to the 4-tuple). */
 #include <errno.h>
@@ -31,7 +31,7 @@
 #include "route.h"
 
 #define MTU_MAX 9216
-#define MTU_CONFIRM_ROUNDS 4
+#define MTU_CONFIRM_ROUNDS 3
 
 struct mtu_opts {
     int64_t port;       /* first destination port */
@@ -55,7 +55,7 @@ struct mtu_state {
     unsigned icmp_mtu;      /* last next-hop MTU reported */
     unsigned lost_big;      /* the size that first vanished */
     int icmp_for_lost;      /* an ICMP too-big came for a size that otherwise vanished */
-    unsigned confirmed;     /* confirmation rounds: lost size lost, size found arrived */
+    unsigned confirmed;     /* confirmation: times the lost size was lost again */
     int black_hole;         /* confirmed */
     enum mtu_answer answer;
     int unreach_errno;
@@ -233,23 +233,19 @@ static void mtu__step(struct mtu_state *st)
                 mtu__report(st, st->lo, "search");
                 return;
             }
-            st->size = st->lo;
-            st->tries_left = (unsigned)mtu__opts(st)->tries;
+            if (++st->confirmed >= MTU_CONFIRM_ROUNDS) {
+                st->size = st->lo;
+                st->tries_left = (unsigned)mtu__opts(st)->tries;
+            }
             break;
         }
         if (st->answer == MTU_NONE && --st->tries_left > 0)
             break;
-        if (st->answer != MTU_REACHED) { /* the path loses small packets too */
-            mtu__report(st, st->lo, "search");
-            return;
-        }
-        if (++st->confirmed >= MTU_CONFIRM_ROUNDS) {
-            st->black_hole = 1;
-            mtu__report(st, st->lo, "search");
-            return;
-        }
-        st->size = st->lost_big;
-        break;
+        /* The size found arrives still: a black hole.  Lost as well: the
+         * path is lossy, and no black hole is shown. */
+        st->black_hole = st->answer == MTU_REACHED;
+        mtu__report(st, st->lo, "search");
+        return;
     }
     mtu__next(st);
 }

@@ -22,9 +22,10 @@ die() { echo "fleet: $*" >&2; exit 1; }
 
 agent_config() { # HOST RUN_DIR INTERVAL TEST_PORTS
     local h=$1 dir=$2 interval=$3 test_ports=$4 region=${1:0:2}
-    # A path MTU search through a black hole takes a few seconds: every
-    # third slot is plenty for a path property.
-    local mtu_interval=$(( ${interval%s} * 3 ))s
+    # Paths and host counters: every third slot is plenty.  A path MTU
+    # search through a black hole takes 5-7 s (and the target answers it
+    # with ICMP errors it rate-limits): every fifth.
+    local slow_interval=$(( ${interval%s} * 3 ))s mtu_interval=$(( ${interval%s} * 5 ))s
     local peers=()
     for r in r1 r2 r3; do [ "$r" = "$region" ] || peers+=("${r}a1.lab.test"); done
     cat <<YAML
@@ -66,11 +67,11 @@ checks:
   # where it breaks (failing targets get a trace of their own at once).
   - probe: trace
     targets: [web.lab.test, dns.lab.test]
-    interval: $mtu_interval
+    interval: $slow_interval
   - probe: host
     targets: [$h]
     window: 1s
-    interval: $mtu_interval
+    interval: $slow_interval
 YAML
     if [ "$test_ports" = 1 ]; then
         for p in 81 82 83; do

@@ -168,9 +168,12 @@ for sc in "${SCENARIOS[@]}"; do
     IFS=';' read -r -a flist <<<"$faults"
     IFS=';' read -r -a elist <<<"$expected"
     wait_for 120 quiet || die "incidents open or checks failing before $name (see $RUN)"
-    # The interval of the checks that see it (the fleet runs path MTU and
-    # host checks every third slot); silent agents are known by silence.
-    every=$INTERVAL; [[ $faults == *mtu* || $faults == *sysctl* ]] && every=$(( 3 * INTERVAL ))
+    # The interval of the checks that see it (the fleet runs host checks
+    # every third slot, path MTU every fifth); silent agents are known by
+    # silence.
+    every=$INTERVAL
+    [[ $faults == *sysctl* ]] && every=$(( 3 * INTERVAL ))
+    [[ $faults == *mtu* ]] && every=$(( 5 * INTERVAL ))
     detect_limit=$(( (OPEN_AFTER + 2) * every + CONFIRM ))
     [[ $faults == *isolate* ]] && detect_limit=$(( SILENT_AFTER + 2 * every + CONFIRM ))
     resolve_limit=$(( (CLOSE_AFTER + 2) * every ))
