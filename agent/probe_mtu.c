@@ -14,9 +14,10 @@
  * size, sent MTU_CONFIRM_ROUNDS more times, never arrives, and then the
  * size found still does.  On a lossy path a big probe lost twice is no
  * evidence.  The confirmation asks the target for one answer only: hosts
- * rate-limit their ICMP errors (Linux: a burst of 6, then 1 a second).  Each probe goes to its own port on a
- * re-connected socket, so a late answer to an earlier probe cannot be
- * taken for this one (the kernel matches ICMP errors to the 4-tuple). */
+ * rate-limit their ICMP errors (Linux: a burst of 6, then 1 a second).
+ * Each probe goes to its own port on a re-connected socket, so a late
+ * answer to an earlier probe cannot be taken for this one (the kernel
+ * matches ICMP errors to the 4-tuple). */
 #include <errno.h>
 #include <time.h> /* before linux/errqueue.h, which needs struct timespec */
 #include <linux/errqueue.h>
