@@ -211,11 +211,11 @@ static void mtu__step(struct mtu_state *st)
                 st->icmp_for_lost = 1;
             st->hi = st->size;
         }
-        if (st->hi - st->lo <= 1 && st->icmp_for_lost) {
-            mtu__report(st, st->lo, "search");
-            return;
-        }
         if (st->hi - st->lo <= 1) {
+            if (st->icmp_for_lost) { /* the path spoke: no black hole */
+                mtu__report(st, st->lo, "search");
+                return;
+            }
             st->phase = MTU_CONFIRM;
             st->size = st->lost_big;
             break;

@@ -488,11 +488,12 @@ static void mtu_black_hole(void **state)
     assert_int_equal(diag[0].fault, 0x34a1);
 }
 
-static int r1_uplink(const char *a, const char *t)
+/* Does (agent A, target T) cross region R's uplink? */
+static int crosses_uplink(const char *r, const char *a, const char *t)
 {
-    int from_r1 = !strncmp(a, "r1", 2), to_r1 = !strncmp(t, "r1", 2);
-    return from_r1 != to_r1 && (from_r1 || to_r1);
+    return !strncmp(a, r, 2) != !strncmp(t, r, 2);
 }
+static int r1_uplink(const char *a, const char *t) { return crosses_uplink("r1", a, t); }
 
 static void lossy_uplink_is_one_region_diagnosis(void **state)
 {
@@ -523,11 +524,7 @@ static void region_cut_off_entirely_is_one_region_not_two_agents(void **state)
 /* A lossy uplink stalls one agent's link to the collector: r2a1 has sent
  * nothing for 10 s (not yet silent), r2a2 fails toward everything outside
  * r2, everyone else fails toward r2.  Its region, not r2a1's host. */
-static int r2_uplink(const char *a, const char *t)
-{
-    int from_r2 = !strncmp(a, "r2", 2), to_r2 = !strncmp(t, "r2", 2);
-    return from_r2 != to_r2 && (from_r2 || to_r2);
-}
+static int r2_uplink(const char *a, const char *t) { return crosses_uplink("r2", a, t); }
 static int r2a1_only(const char *a) { return !strcmp(a, "r2a1"); }
 
 static void an_agent_gone_quiet_counts_against_its_region(void **state)
