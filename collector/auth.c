@@ -92,21 +92,29 @@ int auth_parse_list(const char *text, int (*fn)(void *arg, const char *name, con
 struct auth__load {
     struct auth_entry *list;
     size_t n, cap;
-    char dup[AUTH_NAME];
+    char dup[2 * AUTH_NAME + 64]; /* the first entry that repeats another */
 };
 
+/* One name, one key: a name listed twice, or one key under two names (the
+ * agent's identity would be whichever comes first), is refused. */
 static int auth__add(void *arg, const char *name, const char *key)
 {
     struct auth__load *l = arg;
-    for (size_t i = 0; i < l->n; i++)
-        if (!strcmp(l->list[i].name, name) && !l->dup[0])
-            snprintf(l->dup, sizeof l->dup, "%s", name);
+    uint8_t raw[32];
+    zmq_z85_decode(raw, key);
+    for (size_t i = 0; i < l->n && !l->dup[0]; i++) {
+        if (!strcmp(l->list[i].name, name))
+            snprintf(l->dup, sizeof l->dup, "agent %s is listed twice", name);
+        else if (!memcmp(l->list[i].key, raw, sizeof raw))
+            snprintf(l->dup, sizeof l->dup, "agents %s and %s have the same key",
+                     l->list[i].name, name);
+    }
     if (FL_GROW(l->list, l->cap, l->n, 16))
         return -1;
     struct auth_entry *e = &l->list[l->n++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
-    zmq_z85_decode(e->key, key);
+    memcpy(e->key, raw, sizeof raw);
     e->fd = -1;
     return 0;
 }
@@ -172,7 +180,7 @@ static int auth__load(const char *path, struct auth__load *l, char *err, size_t 
         }
     }
     if (l->dup[0]) {
-        snprintf(err, errlen, "%s: agent %s is listed twice", path, l->dup);
+        snprintf(err, errlen, "%s: %s", path, l->dup);
         goto fail;
     }
     return 0;

@@ -126,14 +126,44 @@ static int transport__field(const char *text, const char *name, char out[FL_KEY_
 int transport_key_load(const char *spec, char pub[FL_KEY_Z85 + 1], char sec[FL_KEY_Z85 + 1],
                        char *err, size_t errlen)
 {
-    if (!sec && transport__z85(spec, strlen(spec))) {
-        memcpy(pub, spec, FL_KEY_Z85 + 1);
+    /* An inline key says so: a value is never guessed to be a key from its
+     * length and alphabet (a 40-character path is as likely as not to be
+     * made of Z85 characters only). */
+    if (!strncmp(spec, FL_KEY_INLINE, strlen(FL_KEY_INLINE))) {
+        const char *k = spec + strlen(FL_KEY_INLINE);
+        uint8_t raw[32];
+        if (sec) {
+            snprintf(err, errlen, "a secret key is never given inline: name its .key file");
+            return -1;
+        }
+        if (!transport__z85(k, strlen(k)) || !zmq_z85_decode(raw, k)) {
+            snprintf(err, errlen, "'%.50s': not a public key (" FL_KEY_INLINE
+                                  " and 40 Z85 characters)", spec);
+            return -1;
+        }
+        memcpy(pub, k, FL_KEY_Z85 + 1);
         return 0;
+    }
+    if (!spec[0]) {
+        snprintf(err, errlen, "empty key path");
+        return -1;
     }
     char text[4096];
     FILE *f = fopen(spec, "re");
+    struct stat st;
     if (!f) {
         snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(f), &st) != 0) {
+        snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+        fclose(f);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: %s", spec,
+                 S_ISDIR(st.st_mode) ? "a directory, not a key file" : "not a regular file");
+        fclose(f);
         return -1;
     }
     size_t n = fread(text, 1, sizeof text - 1, f);
@@ -144,12 +174,13 @@ int transport_key_load(const char *spec, char pub[FL_KEY_Z85 + 1], char sec[FL_K
         snprintf(err, errlen, "%s: not a key file (unreadable or larger than 4 KiB)", spec);
         return -1;
     }
-    if (transport__field(text, "public-key", pub) != 0) {
+    uint8_t raw[32];
+    if (transport__field(text, "public-key", pub) != 0 || !zmq_z85_decode(raw, pub)) {
         snprintf(err, errlen, "%s: no public-key = \"<40 Z85 characters>\" (faultline keygen writes "
                               "key files)", spec);
         return -1;
     }
-    if (sec && transport__field(text, "secret-key", sec) != 0) {
+    if (sec && (transport__field(text, "secret-key", sec) != 0 || !zmq_z85_decode(raw, sec))) {
         snprintf(err, errlen, "%s: no secret-key: this is a public key, the .key file is needed here",
                  spec);
         return -1;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #define FL_KEY_Z85 40 /* a 32-byte CURVE key in Z85 */
+#define FL_KEY_INLINE "z85:" /* a public key given inline, not as a file */
 #define FL_ZAP_DOMAIN "faultline"
 
 /* Who this end is and whom it trusts.  INSECURE: plain text, no
@@ -23,9 +24,10 @@ struct transport_keys {
 int transport_keygen(const char *prefix, char *err, size_t errlen);
 
 /* Read a key file: its public key into PUB and, when SEC is not NULL, its
- * secret key into SEC (an error when the file has none).  SPEC may also be
- * a public key itself (40 Z85 characters) when SEC is NULL.  0, or -1 with
- * a reason naming the file in ERR. */
+ * secret key into SEC (an error when the file has none).  SPEC is always a
+ * path, except that a public key (SEC NULL) may be given inline as
+ * "z85:" and its 40 Z85 characters; nothing else is ever taken for a key.
+ * 0, or -1 with a reason naming the file in ERR. */
 int transport_key_load(const char *spec, char pub[FL_KEY_Z85 + 1], char sec[FL_KEY_Z85 + 1],
                        char *err, size_t errlen);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -222,6 +223,92 @@ static void allow_list_errors_name_the_line(void **state)
     assert_string_equal(err2, "/nonexistent/allow: No such file or directory");
 }
 
+/* A key is read from the file a path names, whatever the path looks
+ * like: DIR/NAME.pub of exactly 40 characters, all of them Z85 (the
+ * demo's allow-list files were once taken for keys themselves). */
+static void key_paths_are_never_keys(void **state)
+{
+    char sub[128], prefix[256], path[300], pub[FL_KEY_Z85 + 1], err[512];
+    struct keys k;
+    assert_int_equal(strlen(dir), 24); /* /tmp/fl-test-auth.XXXXXX */
+    snprintf(sub, sizeof sub, "%s/agents", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(prefix, sizeof prefix, "%s/agents/r1a1", dir); /* DIR/agents/r1a1.pub: 40 */
+    assert_int_equal(transport_keygen(prefix, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s.pub", prefix);
+    assert_int_equal(strlen(path), FL_KEY_Z85);
+    assert_int_equal(transport_key_load(path, pub, NULL, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s.key", prefix);
+    assert_int_equal(transport_key_load(path, k.pub, k.sec, err, sizeof err), 0);
+    assert_string_equal(pub, k.pub); /* the file's key, not the path decoded */
+
+    /* The same directory as an allow-list: r1a1 gets in under its name. */
+    struct keys coll;
+    keypair("coll", &coll);
+    char ep[128], uid[64];
+    struct auth *a = auth_new(zctx, sub, err, sizeof err);
+    if (!a)
+        fail_msg("%s", err);
+    void *s = server(&coll, ep, sizeof ep);
+    void *c = client(ep, &coll, &k);
+    assert_true(exchange(s, c, a, "hello", 5000, uid, sizeof uid));
+    assert_string_equal(uid, "r1a1");
+    zmq_close(c);
+    zmq_close(s);
+    auth_free(&a);
+
+    /* A missing 40-character path of Z85 characters is a missing file. */
+    snprintf(path, sizeof path, "%s/agents/nos1.pub", dir);
+    assert_int_equal(strlen(path), FL_KEY_Z85);
+    assert_int_equal(transport_key_load(path, pub, NULL, err, sizeof err), -1);
+    char want[600];
+    snprintf(want, sizeof want, "%s: No such file or directory", path);
+    assert_string_equal(err, want);
+    /* So is a bare key: inline keys say z85:. */
+    assert_int_equal(transport_key_load(k.pub, pub, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "No such file or directory"));
+    /* A directory names itself. */
+    assert_int_equal(transport_key_load(sub, pub, NULL, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s: a directory, not a key file", sub);
+    assert_string_equal(err, want);
+    assert_int_equal(transport_key_load("", pub, NULL, err, sizeof err), -1);
+}
+
+static void inline_keys_say_so(void **state)
+{
+    struct keys k;
+    keypair("r1a1", &k);
+    char spec[64], pub[FL_KEY_Z85 + 1], sec[FL_KEY_Z85 + 1], err[256];
+    snprintf(spec, sizeof spec, "z85:%s", k.pub);
+    assert_int_equal(transport_key_load(spec, pub, NULL, err, sizeof err), 0);
+    assert_string_equal(pub, k.pub);
+    /* Never a secret key. */
+    assert_int_equal(transport_key_load(spec, pub, sec, err, sizeof err), -1);
+    assert_non_null(strstr(err, "never given inline"));
+    /* Wrong length, a character outside Z85. */
+    assert_int_equal(transport_key_load("z85:abc", pub, NULL, err, sizeof err), -1);
+    assert_string_equal(err, "'z85:abc': not a public key (z85: and 40 Z85 characters)");
+    snprintf(spec, sizeof spec, "z85:%.39s~", k.pub);
+    assert_int_equal(transport_key_load(spec, pub, NULL, err, sizeof err), -1);
+}
+
+/* Two names with one key: the agent's identity would depend on the order. */
+static void one_key_one_name(void **state)
+{
+    struct keys k;
+    keypair("r1a1", &k);
+    char list[256], path[256], err[512];
+    snprintf(list, sizeof list, "r1a1 %s\nr1a2 %s\n", k.pub, k.pub);
+    write_list(list);
+    snprintf(path, sizeof path, "%s/allow", dir);
+    assert_null(auth_new(zctx, path, err, sizeof err));
+    assert_non_null(strstr(err, "agents r1a1 and r1a2 have the same key"));
+    snprintf(list, sizeof list, "r1a1 %s\nr1a1 %s\n", k.pub, k.pub);
+    write_list(list);
+    assert_null(auth_new(zctx, path, err, sizeof err));
+    assert_non_null(strstr(err, "agent r1a1 is listed twice"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +316,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(no_handler_no_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_server_key_never_connects, setup, teardown),
         cmocka_unit_test_setup_teardown(allow_list_errors_name_the_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_paths_are_never_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(inline_keys_say_so, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_key_one_name, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
