@@ -4,7 +4,15 @@
 # one agent per host for about a minute, break the web server, and show what
 # faultline saw: the failing checks, and the one incident that names the
 # cause.  Everything is cleaned up at the end.
-#   deploy/demo.sh [--keep]     --keep leaves the lab and the fleet running
+# It exits 1, with the collector's and the agents' last warnings, when no
+# results arrive within 20 s, an agent never reports, or the fault does not
+# open (and close) its incident.
+#   deploy/demo.sh [--keep] [--allow DIR]
+#     --keep       leave the lab and the fleet running
+#     --allow DIR  the collector's allow-list directory (default: every
+#                  agent's key; an empty one shows what a refusal looks like)
+#   FL_DEMO_DIR (default /tmp/faultline-demo) holds keys, logs and the
+#   database; FL_BUILD_DIR (default build/) the build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${FL_BUILD_DIR:-$ROOT/build}
@@ -12,11 +20,31 @@ RUN=${FL_DEMO_DIR:-/tmp/faultline-demo}
 LAB=$ROOT/deploy/lab/lab.sh
 FLEET=$ROOT/deploy/lab/fleet.sh
 KEEP=0
-[ "${1:-}" = --keep ] && KEEP=1
+fleet_args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --keep) KEEP=1; shift ;;
+    --allow) fleet_args+=(--allow "$2"); shift 2 ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+    esac
+done
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (network namespaces)" >&2; exit 1; }
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 fl() { "$BUILD/cli/faultline" --database "$RUN/faultline.db" "$@"; }
+
+# Whatever went wrong, say so, show the daemons' last complaints and exit 1.
+fail() {
+    printf '\n\033[1;31mdemo FAILED: %s\033[0m\n' "$*" >&2
+    local log
+    for log in "$RUN/collector.log" "$RUN"/agent-*.log; do
+        [ -f "$log" ] || continue
+        echo "--- $(basename "$log" .log): last warnings and errors" >&2
+        grep -E 'level=(warn|error)' "$log" | tail -n 6 >&2 || echo "    (none)" >&2
+    done
+    echo "--- logs in $RUN" >&2
+    exit 1
+}
 
 cleanup() {
     [ $KEEP -eq 1 ] && return
@@ -27,7 +55,9 @@ trap cleanup EXIT
 
 say "installing packages and building"
 "$ROOT/deploy/install-deps.sh" test
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# A build directory that exists keeps its own settings.
+if [ -f "$BUILD/CMakeCache.txt" ]; then cmake -S "$ROOT" -B "$BUILD" >/dev/null
+else cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null; fi
 cmake --build "$BUILD" -j "$(nproc)" >/dev/null
 
 say "bringing up the lab"
@@ -37,12 +67,25 @@ say "bringing up the lab"
 
 say "starting the collector (SQLite at $RUN/faultline.db) and six agents"
 rm -rf "$RUN"
-"$FLEET" start "$BUILD" "$RUN" --interval 5s
-for i in $(seq 12); do
-    sleep 5
-    printf '  %3ds: %s results stored\n' $((i * 5)) \
-        "$(sqlite3 -cmd '.timeout 2000' "$RUN/faultline.db" 'SELECT count(*) FROM result' 2>/dev/null || echo 0)"
+"$FLEET" start "$BUILD" "$RUN" --interval 5s "${fleet_args[@]}"
+stored() { sqlite3 -cmd '.timeout 2000' "$RUN/faultline.db" 'SELECT count(*) FROM result' 2>/dev/null || echo 0; }
+reporting() { # the agents with results stored
+    sqlite3 -cmd '.timeout 2000' "$RUN/faultline.db" \
+        'SELECT name FROM agent WHERE id IN (SELECT DISTINCT agent_id FROM result) ORDER BY name' 2>/dev/null | paste -sd' '
+}
+# Results within 20 s, from all six agents within 40 s, then a few rounds
+# of them: the paths that work are traced every 15 s.
+t0=$SECONDS
+until [ "$(stored)" -gt 0 ]; do
+    [ $((SECONDS - t0)) -lt 20 ] || fail "no results stored within 20 s"
+    sleep 1
 done
+until [ "$(reporting | wc -w)" -eq 6 ]; do
+    [ $((SECONDS - t0)) -lt 40 ] || fail "after 40 s only these agents have reported: $(reporting)"
+    sleep 1
+done
+while [ $((SECONDS - t0)) -lt 30 ]; do sleep 5; printf '  %3ds: %s results stored\n' $((SECONDS - t0)) "$(stored)"; done
+echo "  results from all six agents: $(reporting)"
 
 say "faultline agents"
 fl agents
@@ -55,6 +98,10 @@ fault_at=$(date +%s)
 # Three failed checks (5 s apart) make a failing check, held 3 s an incident.
 opened() { [ -n "$(fl incidents --open --json)" ]; }
 for _ in $(seq 60); do opened && break; sleep 1; done
+opened || fail "no incident opened within 60 s of the fault"
+expected='TARGET web.lab.test'
+seen=$(fl incidents --open --json | jq -r '"\(.verdict) \(.component)"' | paste -sd,)
+[ "$seen" = "$expected" ] || fail "the fault opened '$seen', not '$expected'"
 
 say "faultline results --status notok --since @$fault_at   (the fault, as every agent saw it)"
 fl results --status notok --since "@$fault_at" --limit 14
@@ -82,12 +129,14 @@ fi
 say "healing the fault"
 "$LAB" fault web-down off
 closed() { [ -z "$(fl incidents --open --json)" ]; }
-for _ in $(seq 30); do closed && break; sleep 1; done
+for _ in $(seq 60); do closed && break; sleep 1; done
 fl incidents
+closed || fail "the incident is still open 60 s after the fault was healed"
 say "faultline summary   (the fault report: counts, durations, MTTR)"
 fl summary
 say "the same over HTTP: curl http://127.0.0.1:9105/api/v1/incidents (inside fl-coll)"
 ip netns exec fl-coll curl -s http://127.0.0.1:9105/api/v1/summary; echo
+say "demo passed: results from all six agents, the incident ($expected) and its closing"
 if [ $KEEP -eq 1 ]; then
     echo "lab and fleet left running; database $RUN/faultline.db"
     echo "stop with: $FLEET stop $RUN; $LAB down"

@@ -2,7 +2,7 @@
 # Run faultline in the lab: the collector on fl-coll and one agent on each
 # agent host, probing the lab's services and one peer in every other region.
 #
-#   fleet.sh start BUILD_DIR RUN_DIR [--interval 5s] [--test-ports] [--alertmanager]
+#   fleet.sh start BUILD_DIR RUN_DIR [--interval 5s] [--test-ports] [--alertmanager] [--allow DIR]
 #   fleet.sh stop RUN_DIR
 #   fleet.sh collector-stop RUN_DIR | collector-start BUILD_DIR RUN_DIR
 #
@@ -14,7 +14,7 @@
 # sink).  --test-ports adds TCP checks of fl-web's closed (:81), dropped
 # (:82) and reset (:83) ports.  --alertmanager runs Debian's
 # prometheus-alertmanager on fl-coll (127.0.0.1:9093 there) and sends it
-# the alerts.
+# the alerts.  --allow DIR gives the collector another allow-list directory.
 set -euo pipefail
 
 AGENTS=(r1a1 r1a2 r2a1 r2a2 r3a1 r3a2)
@@ -80,12 +80,12 @@ YAML
     fi
 }
 
-collector_config() { # RUN_DIR ALERTMANAGER
+collector_config() { # RUN_DIR ALERTMANAGER [ALLOW_DIR]
     cat <<YAML
 listen: tcp://*:5555
 database: $1/faultline.db
 key: $1/keys/collector.key
-allow: $1/keys/agents
+allow: ${3:-$1/keys/agents}
 correlation:
   # The lab probes every few seconds: half a minute is plenty of results
   # for the window rules, and a fault's intermittent failures leave the
@@ -158,19 +158,20 @@ keys() { # BUILD_DIR RUN_DIR
 
 start() {
     local build=$1 dir=$2; shift 2
-    local interval=5s test_ports=0 am=0
+    local interval=5s test_ports=0 am=0 allow=
     while [ $# -gt 0 ]; do
         case $1 in
         --interval) interval=$2; shift 2 ;;
         --test-ports) test_ports=1; shift ;;
         --alertmanager) am=1; shift ;;
+        --allow) allow=$2; shift 2 ;;
         *) die "unknown option $1" ;;
         esac
     done
     ip netns list | grep -qw fl-core || die "the lab is down: deploy/lab/lab.sh up"
     mkdir -p "$dir/keys/agents"
     keys "$build" "$dir"
-    collector_config "$dir" "$am" >"$dir/collector.yaml"
+    collector_config "$dir" "$am" "$allow" >"$dir/collector.yaml"
     [ "$am" = 0 ] || alertmanager_start "$dir"
     collector_start "$build" "$dir"
     for h in "${AGENTS[@]}"; do
