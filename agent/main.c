@@ -168,9 +168,10 @@ static int agent_run(const char *config_file, int check_only, int insecure)
     size_t jobs = 0;
     for (size_t i = 0; i < a.cfg.nchecks; i++)
         jobs += a.cfg.checks[i].ntargets;
-    log_info("faultline-agent %s: agent %s, %zu checks, %zu jobs, collector %s, outbox %s "
-             "(epoch %016llx, next seq %llu, %llu waiting)",
-             FL_VERSION, a.cfg.name, a.cfg.nchecks, jobs, a.cfg.endpoint, a.cfg.outbox_path,
+    log_info("faultline-agent %s: agent %s, %zu checks, %zu jobs, collector %s, key %s, "
+             "outbox %s (epoch %016llx, next seq %llu, %llu waiting)",
+             FL_VERSION, a.cfg.name, a.cfg.nchecks, jobs, a.cfg.endpoint,
+             insecure ? "none (--insecure)" : a.cfg.keys.public_key, a.cfg.outbox_path,
              (unsigned long long)outbox_epoch(a.ob), (unsigned long long)outbox_next_seq(a.ob),
              (unsigned long long)outbox_depth(a.ob));
     sched_start(a.sched);

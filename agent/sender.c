@@ -12,6 +12,15 @@
  *   flight on it is gone: not welcomed any more) and when a new one has
  *   finished its handshake (Hello at once, not at the next tick), so
  *   delivery resumes as soon as the network does.
+ *   refused:      the collector's allow-list does not hold our key (or the
+ *                 handshake broke: a wrong server key).  libzmq never dials
+ *                 again after that, so we do, backing off from
+ *                 SENDER_REDIAL_MIN_MS to SENDER_REDIAL_MAX_MS: a key added
+ *                 to the collector's list (and its SIGHUP) gets us in within
+ *                 about a second.  The 1st, 2nd, 4th, 8th ... refusal is
+ *                 logged, with the collector's address and our public key;
+ *                 so are handshakes that break (a wrong server key), which
+ *                 libzmq dials again by itself.
  *
  * ZMQ_FD is edge-triggered and only signals "readable": we drain while
  * ZMQ_EVENTS says POLLIN, and after every send check ZMQ_EVENTS again,
@@ -32,6 +41,8 @@
 #define SENDER_TICK_MS 200
 #define SENDER_HELLO_NS (1000ull * 1000 * 1000)
 #define SENDER_ACK_TIMEOUT_NS (5000ull * 1000 * 1000)
+#define SENDER_REDIAL_MIN_MS 100
+#define SENDER_REDIAL_MAX_MS 1000
 
 static char sender_version[] = FL_VERSION; /* protobuf-c wants char * */
 
@@ -40,13 +51,18 @@ struct sender {
     void *sock, *mon;
     uv_poll_t poll, mpoll;
     uv_idle_t idle;
-    uv_timer_t tick;
+    uv_timer_t tick, redial;
     int closing;
     const struct agent_config *cfg;
     struct outbox *ob;
     int welcomed;
     uint64_t acked, sent; /* collector's mark; highest seq sent */
     uint64_t last_progress_ns, last_hello_ns, last_heartbeat_ns, last_gap_ns;
+    uint64_t refused, broken;   /* handshakes refused / failed, ever */
+    uint64_t turned_away;       /* refused or failed since the last success */
+    unsigned backoff_ms;        /* the next re-dial's delay; 0: none due */
+    int up;                     /* a connection finished its handshake */
+    int handshake_ended;        /* this connection's failure is counted */
 };
 
 static void sender__on_idle(uv_idle_t *h);
@@ -249,20 +265,87 @@ static void sender__on_poll(uv_poll_t *h, int status, int events)
     sender__drain(h->data);
 }
 
+static void sender__on_redial(uv_timer_t *t)
+{
+    struct sender *s = t->data;
+    char err[256];
+    if (transport_redial(s->sock, s->cfg->endpoint, err, sizeof err) != 0)
+        log_error("%s", err);
+}
+
+/* A handshake that did not let us in: count it, say so on a back-off step
+ * (the 1st, 2nd, 4th, 8th ... time), and after an authentication refusal
+ * or a protocol error (which end libzmq's own reconnecting) dial again after
+ * the back-off.  REASON: NULL for a refusal, else what broke. */
+static void sender__turned_away(struct sender *s, uint32_t value, const char *reason, int redial)
+{
+    uint64_t n = reason ? ++s->broken : ++s->refused;
+    s->turned_away++;
+    s->handshake_ended = 1;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : SENDER_REDIAL_MIN_MS;
+    if (s->backoff_ms > SENDER_REDIAL_MAX_MS)
+        s->backoff_ms = SENDER_REDIAL_MAX_MS;
+    if ((n & (n - 1)) == 0) {
+        if (!reason)
+            log_warn("the collector at %s refused this agent's key %s (status %u; %llu refused so "
+                     "far, next try in %u ms): add the key to the collector's allow-list and "
+                     "send the collector SIGHUP",
+                     s->cfg->endpoint, s->cfg->keys.public_key, value, (unsigned long long)n,
+                     s->backoff_ms);
+        else
+            log_warn("the handshake with the collector at %s failed (%s; %llu failed so far): "
+                     "is collector.server_key (%s) the collector's public key?",
+                     s->cfg->endpoint, reason, (unsigned long long)n, s->cfg->keys.server_key);
+    }
+    if (redial)
+        uv_timer_start(&s->redial, sender__on_redial, s->backoff_ms, 0);
+}
+
 static void sender__events(struct sender *s)
 {
     enum transport_event ev;
-    while (!s->closing && (ev = transport_event(s->mon)) != TRANSPORT_NONE) {
-        if (ev == TRANSPORT_DOWN) {
-            if (s->welcomed)
+    uint32_t value;
+    char why[64];
+    while (!s->closing && (ev = transport_event(s->mon, &value)) != TRANSPORT_NONE) {
+        switch (ev) {
+        case TRANSPORT_DOWN:
+            if (s->up && s->welcomed)
                 log_warn("connection to the collector lost; %llu results in flight will be resent",
                          (unsigned long long)(s->sent - s->acked));
+            else if (!s->up && !s->handshake_ended)
+                sender__turned_away(s, 0, "the connection closed during the handshake", 0);
+            s->up = s->handshake_ended = 0;
             s->welcomed = 0;
             s->sent = s->acked;
-        } else {
-            log_debug("connected to the collector");
+            break;
+        case TRANSPORT_REFUSED:
+            sender__turned_away(s, value, NULL, 1);
+            break;
+        case TRANSPORT_FAILED:
+            /* An errno: the connection broke, libzmq dials again itself. */
+            if (value < ZMQ_PROTOCOL_ERROR_ZMTP_UNSPECIFIED)
+                sender__turned_away(s, value, zmq_strerror((int)value), 0);
+            else {
+                snprintf(why, sizeof why, "ZMTP error 0x%x", (unsigned)value);
+                sender__turned_away(s, value, why, 1);
+            }
+            break;
+        case TRANSPORT_UP:
+            if (s->turned_away)
+                log_info("the collector at %s let this agent in after %llu refused or failed "
+                         "handshakes",
+                         s->cfg->endpoint, (unsigned long long)s->turned_away);
+            else
+                log_debug("connected to the collector");
+            s->up = 1;
+            s->turned_away = 0;
+            s->backoff_ms = 0;
+            uv_timer_stop(&s->redial);
             s->last_hello_ns = 0; /* greet now */
             sender__pump(s);
+            break;
+        default:
+            break;
         }
     }
 }
@@ -321,7 +404,8 @@ struct sender *sender_new(uv_loop_t *loop, void *zctx, const struct agent_config
     uv_poll_init_socket(loop, &s->mpoll, mfd);
     uv_idle_init(loop, &s->idle);
     uv_timer_init(loop, &s->tick);
-    s->poll.data = s->mpoll.data = s->idle.data = s->tick.data = s;
+    uv_timer_init(loop, &s->redial);
+    s->poll.data = s->mpoll.data = s->idle.data = s->tick.data = s->redial.data = s;
     uv_poll_start(&s->poll, UV_READABLE, sender__on_poll);
     uv_poll_start(&s->mpoll, UV_READABLE, sender__on_monitor);
     uv_timer_start(&s->tick, sender__on_tick, 0, SENDER_TICK_MS);
@@ -347,7 +431,8 @@ void sender_stop(struct sender *s)
 {
     if (s->closing)
         return;
-    s->closing = 4;
+    s->closing = 5;
+    uv_close((uv_handle_t *)&s->redial, sender__on_close);
     uv_close((uv_handle_t *)&s->poll, sender__on_close);
     uv_close((uv_handle_t *)&s->mpoll, sender__on_close);
     uv_close((uv_handle_t *)&s->idle, sender__on_close);

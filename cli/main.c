@@ -39,7 +39,8 @@ static void cli_usage(FILE *f)
             "            --agent NAME --target NAME --probe TYPE --status ok|fail|error|notok\n"
             "            --since WHEN --until WHEN --limit N (default 50, 0 = all) --json\n"
             "            WHEN: 10m (ago), 2026-11-22T10:00:00Z, @UNIXSECONDS\n"
-            "  agents    agents seen: last seen, version, labels, outbox depth --json\n"
+            "  agents    agents seen: last seen, version, labels, outbox depth; and keys\n"
+            "            the collector refused lately, with their address --json\n"
             "  gaps      results agents reported lost (outbox full), as the seq ranges\n"
             "            missing from the store  --agent NAME --json\n"
             "  incidents root causes found across agents, newest first\n"
@@ -242,6 +243,25 @@ static int agents_row(void *ctx, const struct store_agent_row *row)
     return 0;
 }
 
+static int refusals_row(void *ctx, const struct store_refusal_row *row)
+{
+    struct results_ctx *rc = ctx;
+    if (rc->json) {
+        cli_print_json(query_refusal_json(row, time_now_us()));
+    } else {
+        char seen[40];
+        time_format_us(row->last_us, seen, sizeof seen);
+        if (rc->rows == 0)
+            printf("\nrefused: keys not in the collector's allow-list that tried to connect\n"
+                   "%-40s  %-24s %-24s %8s %10s\n",
+                   "KEY", "ADDRESS", "LAST SEEN", "AGO", "HANDSHAKES");
+        printf("%-40s  %-24s %-24s %7.1fs %10llu\n", row->key, row->address, seen,
+               (time_now_us() - row->last_us) / 1e6, (unsigned long long)row->count);
+    }
+    rc->rows++;
+    return 0;
+}
+
 static int cmd_agents(struct cli *c, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -257,10 +277,13 @@ static int cmd_agents(struct cli *c, int argc, char **argv)
         return 1;
     struct results_ctx rc = {.json = c->json};
     int err = store_query_agents(st, agents_row, &rc);
+    if (!err && !c->json && rc.rows == 0)
+        printf("no agents have reported yet\n");
+    struct results_ctx refused = {.json = c->json};
+    if (!err)
+        err = store_query_refusals(st, refusals_row, &refused);
     if (err)
         fprintf(stderr, "faultline agents: query failed: %s\n", store_errmsg(st));
-    else if (!c->json && rc.rows == 0)
-        printf("no agents have reported yet\n");
     store_close(&st);
     return err ? 1 : 0;
 }

@@ -404,6 +404,22 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
     api__family(&b, "faultline_agent_last_seen_timestamp_seconds", "gauge",
                 "When each agent was last heard from (unix seconds).");
     store_query_agents(api->src.st, api__metric_agent, &b);
+    if (api->src.auth) {
+        const struct auth_refusal *r;
+        size_t n = auth_refusals(api->src.auth, &r);
+        api__family(&b, "faultline_refused_key_last_seen_timestamp_seconds", "gauge",
+                    "When a key not in the allow-list last tried to connect (unix seconds), with "
+                    "the address it came from; the keys refused last, dropped once listed.");
+        for (size_t i = 0; i < n; i++) /* Z85 has no '"' or '\\' */
+            api__printf(&b, "faultline_refused_key_last_seen_timestamp_seconds{key=\"%s\","
+                            "address=\"%s\"} %.3f\n",
+                        r[i].key, r[i].address, (double)r[i].last_us / 1e6);
+        api__family(&b, "faultline_refused_key_handshakes_total", "counter",
+                    "Handshakes refused, per key not in the allow-list.");
+        for (size_t i = 0; i < n; i++)
+            api__printf(&b, "faultline_refused_key_handshakes_total{key=\"%s\"} %llu\n",
+                        r[i].key, (unsigned long long)r[i].count);
+    }
     if (b.oom) {
         free(b.s);
         return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

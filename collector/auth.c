@@ -11,6 +11,7 @@
 
 #include "grow.h"
 #include "log.h"
+#include "timeutil.h"
 #include "transport.h"
 
 #define AUTH_NAME 64
@@ -27,6 +28,9 @@ struct auth {
     struct auth_entry *list, *seen;
     size_t nlist, caplist, nseen, capseen;
     uint64_t accepted, refused, revoked;
+    struct auth_refusal knocking[AUTH_REFUSALS]; /* keys refused, unordered */
+    size_t nknocking;
+    int knocking_changed;
 };
 
 static int auth__name_ok(const char *s)
@@ -244,6 +248,46 @@ static const struct auth_entry *auth__lookup(const struct auth *a, const uint8_t
     return NULL;
 }
 
+/* One more handshake refused for KEY from ADDR; the number of times KEY
+ * was refused.  The table keeps the AUTH_REFUSALS keys seen last. */
+static uint64_t auth__knock(struct auth *a, const char *key, const char *addr)
+{
+    struct auth_refusal *r = NULL;
+    for (size_t i = 0; i < a->nknocking && !r; i++)
+        if (!strcmp(a->knocking[i].key, key))
+            r = &a->knocking[i];
+    int64_t now = time_now_us();
+    if (!r) {
+        if (a->nknocking < AUTH_REFUSALS) {
+            r = &a->knocking[a->nknocking++];
+        } else { /* forget the one not seen for longest */
+            r = &a->knocking[0];
+            for (size_t i = 1; i < a->nknocking; i++)
+                if (a->knocking[i].last_us < r->last_us)
+                    r = &a->knocking[i];
+        }
+        *r = (struct auth_refusal){.first_us = now};
+        snprintf(r->key, sizeof r->key, "%s", key);
+    }
+    snprintf(r->address, sizeof r->address, "%s", addr);
+    r->last_us = now;
+    a->knocking_changed = 1;
+    return ++r->count;
+}
+
+size_t auth_refusals(const struct auth *a, const struct auth_refusal **list)
+{
+    *list = a->knocking;
+    return a->nknocking;
+}
+
+int auth_refusals_changed(struct auth *a)
+{
+    int c = a->knocking_changed;
+    a->knocking_changed = 0;
+    return c;
+}
+
 static void auth__send(void *sock, const void *data, size_t len, int more)
 {
     zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0);
@@ -298,7 +342,13 @@ void auth_handle(struct auth *a)
             char key[FL_KEY_Z85 + 1] = "?";
             if (n >= 7 && zmq_msg_size(&frames[6]) == 32)
                 zmq_z85_encode(key, zmq_msg_data(&frames[6]), 32);
-            log_warn("refused a connection from %s (key %s): %s", addr, key, text);
+            uint64_t times = auth__knock(a, key, addr);
+            /* The 1st, 2nd, 4th, 8th ... time: an agent refused keeps trying. */
+            if ((times & (times - 1)) == 0)
+                log_warn("refused a connection from %s (key %s): %s (%llu time%s; list the key "
+                         "in %s and send SIGHUP to let it in)",
+                         addr, key, text, (unsigned long long)times, times == 1 ? "" : "s",
+                         a->path);
         }
         auth__send(a->sock, "1.0", 3, 1);
         if (n >= 2)
@@ -356,6 +406,17 @@ int auth_reload(struct auth *a, char *err, size_t errlen)
             shutdown(s->fd, SHUT_RDWR);
     }
     a->nseen = kept;
+    /* A key listed now is no longer knocking. */
+    kept = 0;
+    for (size_t i = 0; i < a->nknocking; i++) {
+        uint8_t key[32];
+        if (zmq_z85_decode(key, a->knocking[i].key) && auth__lookup(a, key))
+            continue;
+        a->knocking[kept++] = a->knocking[i];
+    }
+    if (kept != a->nknocking)
+        a->knocking_changed = 1;
+    a->nknocking = kept;
     log_info("allow-list %s: %zu agents", a->path, a->nlist);
     return 0;
 }

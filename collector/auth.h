@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport.h"
+
 struct auth;
 
 /* Bind the ZAP handler in ZCTX (before any CURVE server socket binds) and
@@ -43,6 +45,19 @@ size_t auth_listed(const struct auth *a);
 uint64_t auth_accepted(const struct auth *a);
 uint64_t auth_refused(const struct auth *a);
 uint64_t auth_revoked(const struct auth *a);
+
+/* Keys refused lately ("who is knocking"): the AUTH_REFUSALS seen last,
+ * a key dropped once the allow-list lets it in. */
+#define AUTH_REFUSALS 256
+struct auth_refusal {
+    char key[FL_KEY_Z85 + 1];
+    char address[64];  /* of its latest handshake */
+    int64_t first_us, last_us;
+    uint64_t count;    /* handshakes refused */
+};
+size_t auth_refusals(const struct auth *a, const struct auth_refusal **list);
+/* Whether the table changed since the last call. */
+int auth_refusals_changed(struct auth *a);
 
 /* Parse the allow-list file format from TEXT (for tests and fuzzing):
  * calls FN for each entry; -1 with "line N: reason" in ERR at the first bad line. */

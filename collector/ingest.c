@@ -421,7 +421,7 @@ int ingest_drain(struct ingest *in, int max)
 void ingest_monitor(struct ingest *in, void *mon)
 {
     enum transport_event ev;
-    while ((ev = transport_event(mon)) != TRANSPORT_NONE) {
+    while ((ev = transport_event(mon, NULL)) != TRANSPORT_NONE) {
         if (ev == TRANSPORT_ACCEPTED)
             in->c.connections_accepted++;
         else if (ev == TRANSPORT_DOWN)

@@ -117,6 +117,27 @@ static void collector_evaluate(struct store *st, struct correlate *corr,
     incidents_flush_events(*inc, collector_alert, alerts);
 }
 
+/* The keys refused lately, for `faultline agents`: stored when they change
+ * (at most once per evaluation), the whole table in one small transaction. */
+static void collector_note_refusals(struct store *st, struct auth *auth, int force)
+{
+    if (!force && (!auth || !auth_refusals_changed(auth)))
+        return;
+    const struct auth_refusal *r = NULL;
+    size_t n = auth ? auth_refusals(auth, &r) : 0;
+    struct store_refusal_row rows[AUTH_REFUSALS];
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (struct store_refusal_row){.key = r[i].key, .address = r[i].address,
+                                             .first_us = r[i].first_us, .last_us = r[i].last_us,
+                                             .count = r[i].count};
+    if (store_begin(st) != 0)
+        return;
+    if (store_put_refusals(st, rows, n) != 0 || store_commit(st) != 0) {
+        store_rollback(st);
+        log_warn("cannot record the refused keys: %s", store_errmsg(st));
+    }
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LISTEN, OPT_DB, OPT_HTTP, OPT_LEVEL, OPT_FORMAT,
@@ -243,6 +264,7 @@ int main(int argc, char **argv)
     if (!corr)
         goto out;
     store_query_agents(st, collector_seed, corr);
+    collector_note_refusals(st, auth, 1); /* a new run: nobody has knocked yet */
     inc = incidents_new(st, cfg.corr.confirm_after_us);
     if (!inc) {
         log_error("cannot load open incidents: %s", store_errmsg(st));
@@ -323,6 +345,7 @@ int main(int argc, char **argv)
         }
         if (time_mono_ns() >= next_eval && inc) {
             collector_evaluate(st, corr, &inc, alerts, cfg.corr.confirm_after_us);
+            collector_note_refusals(st, auth, 0);
             next_eval = time_mono_ns() + (uint64_t)cfg.evaluate_interval_us * 1000;
         }
         /* Between transactions: the API reads a consistent store. */

@@ -65,6 +65,15 @@ json_t *query_agent_json(const struct store_agent_row *row, int64_t now_us)
                      (double)row->clock_offset_us / 1000.0);
 }
 
+json_t *query_refusal_json(const struct store_refusal_row *row, int64_t now_us)
+{
+    return json_pack("{s:s, s:s, s:o, s:o, s:f, s:I}", "refused_key", row->key, "address",
+                     row->address, "first_seen", query_time(row->first_us), "last_seen",
+                     query_time(row->last_us), "last_seen_ago_s",
+                     (double)(now_us - row->last_us) / 1e6, "handshakes",
+                     (json_int_t)row->count);
+}
+
 json_t *query_gap_json(const struct store_gap_row *row)
 {
     return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "agent", row->agent, "epoch",

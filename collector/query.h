@@ -26,6 +26,9 @@ Faultline__Result *query_result(const struct store_result_row *row, Faultline__R
 json_t *query_incident_json(const struct store_incident *in, int64_t now_us);
 json_t *query_agent_json(const struct store_agent_row *row, int64_t now_us);
 json_t *query_result_json(const struct store_result_row *row);
+/* A key the collector refused: {"refused_key", "address", "first_seen",
+ * "last_seen", "last_seen_ago_s", "handshakes"}. */
+json_t *query_refusal_json(const struct store_refusal_row *row, int64_t now_us);
 json_t *query_gap_json(const struct store_gap_row *row);
 
 /* Evidence for IN: per target, the failing results around its start (up

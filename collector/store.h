@@ -125,6 +125,18 @@ int store_query_results(struct store *st, const struct store_filter *f,
 int store_query_agents(struct store *st,
                        int (*fn)(void *ctx, const struct store_agent_row *row), void *ctx);
 
+/* Keys the collector refused lately (its allow-list does not hold them):
+ * store_put_refusals replaces what is stored with ROWS. 0 or -1. */
+struct store_refusal_row {
+    const char *key, *address;
+    int64_t first_us, last_us;
+    uint64_t count;
+};
+int store_put_refusals(struct store *st, const struct store_refusal_row *rows, size_t n);
+/* Each refused key, the one refused last first. 0 or -1. */
+int store_query_refusals(struct store *st,
+                         int (*fn)(void *ctx, const struct store_refusal_row *row), void *ctx);
+
 /* Results an agent reported lost (Gap records), as the ranges still missing. */
 struct store_gap_row {
     const char *agent, *reason;

@@ -52,7 +52,10 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS gap("
     "  agent_id INTEGER NOT NULL, epoch INTEGER NOT NULL, from_seq INTEGER NOT NULL,"
     "  to_seq INTEGER NOT NULL, reason TEXT, received_us INTEGER,"
-    "  PRIMARY KEY(agent_id, epoch, from_seq)) WITHOUT ROWID;";
+    "  PRIMARY KEY(agent_id, epoch, from_seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS refused_key("
+    "  key TEXT PRIMARY KEY, address TEXT NOT NULL, first_seen_us INTEGER NOT NULL,"
+    "  last_seen_us INTEGER NOT NULL, handshakes INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* target (name, address) -> id, so the hot path does no text lookups. */
 struct store_target_slot {
@@ -655,6 +658,55 @@ int store_query_agents(struct store *st, int (*fn)(void *ctx, const struct store
             .dropped = (uint64_t)sqlite3_column_int64(s, 8),
             .results = (uint64_t)sqlite3_column_int64(s, 9),
             .gaps_missing = (uint64_t)sqlite3_column_int64(s, 10),
+        };
+        if (fn(ctx, &row))
+            break;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_put_refusals(struct store *st, const struct store_refusal_row *rows, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_exec(st->db, "DELETE FROM refused_key", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "INSERT OR REPLACE INTO refused_key(key, address, first_seen_us,"
+                           " last_seen_us, handshakes) VALUES (?, ?, ?, ?, ?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_bind_text(s, 1, rows[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, rows[i].address, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, rows[i].first_us);
+        sqlite3_bind_int64(s, 4, rows[i].last_us);
+        sqlite3_bind_int64(s, 5, (sqlite3_int64)rows[i].count);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_query_refusals(struct store *st,
+                         int (*fn)(void *ctx, const struct store_refusal_row *row), void *ctx)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT key, address, first_seen_us, last_seen_us, handshakes"
+                           " FROM refused_key ORDER BY last_seen_us DESC",
+                           -1, &s, NULL) != SQLITE_OK)
+        /* A database no collector of this version has opened yet. */
+        return strstr(sqlite3_errmsg(st->db), "no such table") ? 0 : -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_refusal_row row = {
+            .key = (const char *)sqlite3_column_text(s, 0),
+            .address = (const char *)sqlite3_column_text(s, 1),
+            .first_us = sqlite3_column_int64(s, 2),
+            .last_us = sqlite3_column_int64(s, 3),
+            .count = (uint64_t)sqlite3_column_int64(s, 4),
         };
         if (fn(ctx, &row))
             break;

@@ -239,7 +239,11 @@ void *transport_agent_open(void *zctx, const char *endpoint, const struct transp
     }
     /* Before the connect, so that the first connection is seen too. */
     if (monitor &&
-        transport__monitor(zctx, s, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED,
+        transport__monitor(zctx, s,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
                            monitor, err, errlen) != 0)
         goto fail;
     if (zmq_connect(s, endpoint) != 0) {
@@ -258,7 +262,7 @@ fail:
 
 /* A monitor message is two frames: 2 bytes of event, 4 of value; then the
  * endpoint. */
-enum transport_event transport_event(void *monitor)
+enum transport_event transport_event(void *monitor, uint32_t *value)
 {
     for (;;) {
         zmq_msg_t m;
@@ -268,9 +272,12 @@ enum transport_event transport_event(void *monitor)
             return TRANSPORT_NONE;
         }
         uint16_t event = 0;
+        uint32_t v = 0;
         int first = zmq_msg_size(&m) >= 6, more = zmq_msg_more(&m);
-        if (first)
+        if (first) {
             memcpy(&event, zmq_msg_data(&m), sizeof event);
+            memcpy(&v, (const char *)zmq_msg_data(&m) + sizeof event, sizeof v);
+        }
         zmq_msg_close(&m);
         while (more) { /* the rest of this event */
             zmq_msg_init(&m);
@@ -280,15 +287,19 @@ enum transport_event transport_event(void *monitor)
                 more = zmq_msg_more(&m);
             zmq_msg_close(&m);
         }
-        if (first && event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            return TRANSPORT_UP;
-        if (first && event == ZMQ_EVENT_DISCONNECTED)
-            return TRANSPORT_DOWN;
-        if (first && event == ZMQ_EVENT_ACCEPTED)
-            return TRANSPORT_ACCEPTED;
-        if (first && (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-                      event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
-            return TRANSPORT_FAILED;
+        if (!first)
+            continue;
+        if (value)
+            *value = v;
+        switch (event) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: return TRANSPORT_UP;
+        case ZMQ_EVENT_DISCONNECTED: return TRANSPORT_DOWN;
+        case ZMQ_EVENT_ACCEPTED: return TRANSPORT_ACCEPTED;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return TRANSPORT_REFUSED;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: return TRANSPORT_FAILED;
+        default: break;
+        }
     }
 }
 
@@ -337,6 +348,16 @@ fail:
     }
     zmq_close(s);
     return NULL;
+}
+
+int transport_redial(void *s, const char *endpoint, char *err, size_t errlen)
+{
+    (void)zmq_disconnect(s, endpoint); /* ENOENT: the session already ended */
+    if (zmq_connect(s, endpoint) != 0) {
+        snprintf(err, errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 void transport_close(void **sock)

@@ -5,6 +5,7 @@
 #define FL_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define FL_KEY_Z85 40 /* a 32-byte CURVE key in Z85 */
 #define FL_KEY_INLINE "z85:" /* a public key given inline, not as a file */
@@ -47,12 +48,25 @@ enum transport_event {
     TRANSPORT_NONE, /* nothing (more) to read */
     TRANSPORT_UP,   /* a connection finished its handshake */
     TRANSPORT_DOWN, /* the connection was lost */
-    TRANSPORT_FAILED, /* a peer failed the handshake: garbage, too slow */
+    TRANSPORT_FAILED, /* the handshake failed: garbage, too slow, a wrong
+                       * server key (value: an errno or ZMTP error code) */
     TRANSPORT_ACCEPTED, /* a connection came in */
+    TRANSPORT_REFUSED,  /* the server's authentication refused our key
+                         * (value: its ZAP status code, e.g. 400) */
 };
 
-/* The next event waiting on a monitor socket, without blocking. */
-enum transport_event transport_event(void *monitor);
+/* The next event waiting on a monitor socket, without blocking; *VALUE
+ * (when VALUE is not NULL) gets the event's value.
+ * After TRANSPORT_REFUSED (and a ZMTP protocol error) libzmq 4.3.4 never
+ * dials again by itself: a handshake error ends the connection's session,
+ * whatever ZMQ_RECONNECT_IVL says (ZMQ_RECONNECT_STOP, which would make
+ * that a choice, is a 4.3.5 draft).  The owner of the socket re-dials with
+ * transport_redial, at the pace it chooses. */
+enum transport_event transport_event(void *monitor, uint32_t *value);
+
+/* Drop S's connection to ENDPOINT, whatever state it is in, and dial it
+ * again.  Returns 0 or -1 with a reason in ERR. */
+int transport_redial(void *s, const char *endpoint, char *err, size_t errlen);
 
 /* A ROUTER bound at ENDPOINT for agents: a CURVE server whose every
  * handshake goes to the ZAP handler of domain FL_ZAP_DOMAIN, and fails

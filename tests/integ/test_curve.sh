@@ -67,6 +67,9 @@ check "the agent with the wrong server key stores nothing: $(stored r3a1)" test 
 kept() { [ "$(sqlite3 -cmd '.timeout 5000' "$RUN/outbox-r3a1.db" 'SELECT count(*) FROM outbox')" -ge 10 ]; }
 wait_until 30 "r3a1's outbox holds its results" kept || true
 check "and its outbox keeps them: $(sqlite3 -cmd '.timeout 5000' "$RUN/outbox-r3a1.db" 'SELECT count(*) FROM outbox')" kept
+check "and it says why: the handshake fails, is server_key the collector's?" \
+    grep -q "the handshake with the collector at tcp://coll.lab.test:5555 failed .*is collector.server_key" \
+    "$RUN/agent-r3a1.log"
 packets=$(tcpdump -r "$RUN/wire.pcap" 2>/dev/null | wc -l)
 check "the capture holds the agents' traffic: $packets packets" test "$packets" -ge 20
 check "and none of the results' text (web.lab.test, r1a1)" \
@@ -74,6 +77,40 @@ check "and none of the results' text (web.lab.test, r1a1)" \
 # The same check can see through plain text: the control.
 check "(control: the results' text is in the outbox, which is not encrypted)" \
     bash -c "sqlite3 '$RUN/outbox-r3a1.db' 'SELECT hex(data) FROM outbox LIMIT 5' | grep -q '$(printf web.lab | od -An -tx1 | tr -d ' \n' | tr a-f A-F)'"
+
+# The refused agent says so, keeps knocking, and is in within 2 s of the
+# operator listing its key and reloading the collector.
+r1a2_key=$(sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$K/r1a2.pub")
+refusal_logged() {
+    grep -F "the collector at tcp://coll.lab.test:5555 refused this agent's key $r1a2_key" \
+        "$RUN/agent-r1a2.log" >/dev/null
+}
+check "the refused agent logs the refusal with the collector's address and its own key" refusal_logged
+knocks() {
+    ip netns exec fl-coll curl -fs http://127.0.0.1:9105/metrics |
+        grep -F "faultline_refused_key_handshakes_total{key=\"$r1a2_key\"}" | awk '{ print $2 }'
+}
+check "and keeps trying: $(knocks) handshakes refused" test "$(knocks)" -ge 5
+lines=$(grep -c "refused this agent's key" "$RUN/agent-r1a2.log" || true)
+check "logging only on back-off steps: $lines lines for $(knocks) refusals" \
+    bash -c "[ $lines -ge 1 ] && [ $(( 1 << (lines - 1) )) -le $(knocks) ]"
+check "/metrics names the key with its address" bash -c \
+    "ip netns exec fl-coll curl -fs http://127.0.0.1:9105/metrics | grep -qF 'faultline_refused_key_last_seen_timestamp_seconds{key=\"$r1a2_key\",address=\"10.77.12.2\"}'"
+agents_refused() { "$CLI" --database "$RUN/faultline.db" agents | grep -F "$r1a2_key" | grep -q 10.77.12.2; }
+wait_until 5 "faultline agents lists the refused key" agents_refused || true
+check "faultline agents lists the refused key and its address" agents_refused
+cp "$K/r1a2.pub" "$K/agents/r1a2.pub"
+t0=$(date +%s%N)
+kill -HUP "$(cat "$RUN/collector.pid")"
+wait_until 10 "r1a2's first result stored" has r1a2 1 || true
+t1=$(date +%s%N)
+check "listed and reloaded, the refused agent delivers within 2 s: $(( (t1 - t0) / 1000000 )) ms" \
+    bash -c "[ $(stored r1a2) -ge 1 ] && [ $(( (t1 - t0) / 1000000 )) -le 2000 ]"
+check "with neither side restarted, and it says it is in" \
+    grep -q 'let this agent in after' "$RUN/agent-r1a2.log"
+not_refused() { ! agents_refused; }
+wait_until 5 "the key leaves the refused list" not_refused || true
+check "its key is no longer listed as refused" not_refused
 
 # Revoke r1a1: its live connection is cut at the reload, nothing more of it is stored.
 rm "$K/agents/r1a1.pub"
