@@ -68,6 +68,7 @@ struct corr_path {
 
 struct correlate {
     struct correlate_config cfg;
+    uint64_t results; /* given to correlate_result */
     struct corr_host *hosts;
     size_t nhosts, caphosts;
     struct corr_agent *agents;
@@ -408,6 +409,7 @@ static void corr__trace(struct correlate *c, size_t a, const struct corr_input *
 
 void correlate_result(struct correlate *c, const struct corr_input *in)
 {
+    c->results++;
     /* Capture windows are evidence, not health; traces are the paths. */
     if (in->probe == CORR_PROBE_CAPTURE || !in->address)
         return;
@@ -453,6 +455,11 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
         else if (in->address[0] && in->ok && !q->address[0])
             q->failing = q->fails = q->hard = q->windowed = 0;
     }
+}
+
+uint64_t correlate_results(const struct correlate *c)
+{
+    return c->results;
 }
 
 size_t correlate_failing(const struct correlate *c)

@@ -151,4 +151,7 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
 /* Pairs failing now, and how many of them the last evaluation explained. */
 size_t correlate_failing(const struct correlate *c);
 
+/* Results the engine has been given, ever. */
+uint64_t correlate_results(const struct correlate *c);
+
 #endif

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "collector.h"
 #include "correlate.h"
+#include "grow.h"
 #include "log.h"
 #include "timeutil.h"
 #include "transport.h"
@@ -26,6 +27,14 @@ struct ingest_reply {
     size_t len;
 };
 
+/* A batch stored in the open transaction: the engine hears of its new
+ * results once the transaction has committed, never before, never twice. */
+struct ingest_fed {
+    struct wire_msg *m;
+    char *agent;    /* stored under this name (its key's) */
+    uint8_t *fresh; /* per result: stored now (not a duplicate) */
+};
+
 struct ingest {
     void *sock;
     struct store *st;
@@ -34,9 +43,13 @@ struct ingest {
     struct ingest_counters c;
     struct ingest_reply *replies;
     size_t nreplies, cap;
+    struct ingest_fed *fed; /* batches of the open transaction, for the engine */
+    size_t nfed, capfed;
     uint64_t log_window_ns;      /* start of the current 10 s */
     unsigned logged, suppressed; /* warnings about agents' messages in it */
 };
+
+static void ingest__feed(struct ingest *in, int committed);
 
 /* Warnings about what agents send are limited to 20 per 10 s, so that one
  * agent sending nonsense cannot fill the disk with logs; what was held back
@@ -118,6 +131,8 @@ void ingest_destroy(struct ingest **pin)
     if (!pin || !*pin)
         return;
     ingest__drop_replies(*pin);
+    ingest__feed(*pin, 0);
+    free((*pin)->fed);
     free((*pin)->replies);
     free(*pin);
     *pin = NULL;
@@ -220,13 +235,16 @@ static void ingest__alive(struct ingest *in, const char *agent, size_t n, Faultl
         correlate_host(in->corr, host, region, agent);
 }
 
-static void ingest__correlate(struct ingest *in, const char *agent, const Faultline__Batch *b)
+static void ingest__correlate(struct ingest *in, const char *agent, const Faultline__Batch *b,
+                              const uint8_t *fresh)
 {
     if (!in->corr)
         return;
     int64_t now_us = time_now_us();
     for (size_t i = 0; i < b->n_results; i++) {
         const fl_result *r = b->results[i];
+        if (!fresh[i])
+            continue;
         const char *names[16], *values[16];
         size_t nsysctls = 0;
         if (r->detail_case == FAULTLINE__RESULT__DETAIL_HOST)
@@ -259,8 +277,10 @@ static void ingest__correlate(struct ingest *in, const char *agent, const Faultl
 }
 
 /* Handle one valid envelope inside the open transaction.  -1 means the
- * store failed and the whole transaction must go. */
-static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelope *env)
+ * store failed and the whole transaction must go.  For a batch, *FRESH gets
+ * its per-result "stored now" flags (the caller's to free). */
+static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelope *env,
+                          uint8_t **fresh)
 {
     int64_t now = time_now_us();
     int64_t agent = store_agent_id(in->st, env->agent);
@@ -286,13 +306,11 @@ static int ingest__handle(struct ingest *in, zmq_msg_t *routing, const fl_envelo
     case FAULTLINE__ENVELOPE__BODY_BATCH: {
         const Faultline__Batch *b = env->batch;
         size_t inserted;
-        if (store_put_results(in->st, agent, b->epoch, b->results, b->n_results, &inserted,
-                              &committed))
+        if (!(*fresh = malloc(b->n_results ? b->n_results : 1)) ||
+            store_put_results(in->st, agent, b->epoch, b->results, b->n_results, *fresh,
+                              &inserted, &committed))
             return -1;
-        in->c.batches++;
-        ingest__correlate(in, env->agent, b);
-        in->c.results_stored += inserted;
-        in->c.results_duplicate += b->n_results - inserted;
+        in->c.batches++; /* stored and duplicates are counted at the commit */
         return ingest__answer(in, routing, env->agent, b->epoch, committed, 0);
     }
     case FAULTLINE__ENVELOPE__BODY_GAP: {
@@ -351,6 +369,32 @@ static int ingest__recv(struct ingest *in, zmq_msg_t *routing, zmq_msg_t *payloa
  * long behind a backlog being drained. */
 #define INGEST_TXN_RESULTS 16384
 
+static void ingest__fed_free(struct ingest_fed *f)
+{
+    wire_msg_free(&f->m);
+    free(f->agent);
+    free(f->fresh);
+}
+
+/* The transaction is over: COMMITTED, its batches' new results count as
+ * stored and the engine learns them; otherwise none of it happened. */
+static void ingest__feed(struct ingest *in, int committed)
+{
+    for (size_t i = 0; i < in->nfed; i++) {
+        struct ingest_fed *f = &in->fed[i];
+        if (committed) {
+            const Faultline__Batch *b = f->m->env->batch;
+            for (size_t k = 0; k < b->n_results; k++) {
+                in->c.results_stored += f->fresh[k];
+                in->c.results_duplicate += !f->fresh[k];
+            }
+            ingest__correlate(in, f->agent, b, f->fresh);
+        }
+        ingest__fed_free(f);
+    }
+    in->nfed = 0;
+}
+
 int ingest_drain(struct ingest *in, int max)
 {
     int handled = 0, open = 0, failed = 0;
@@ -385,18 +429,29 @@ int ingest_drain(struct ingest *in, int max)
         } else if (!failed) {
             int drop;
             char *claimed = ingest__authenticate(in, &payload, m->env, &drop);
+            uint8_t *fresh = NULL;
             if (drop) {
                 in->c.unexpected++;
             } else {
                 if (!open && store_begin(in->st) == 0)
                     open = 1;
-                if (!open || ingest__handle(in, &routing, m->env) != 0)
+                if (!open || ingest__handle(in, &routing, m->env, &fresh) != 0)
                     failed = 1;
                 else if (m->env->body_case == FAULTLINE__ENVELOPE__BODY_BATCH)
                     results += m->env->batch->n_results;
             }
+            char *agent = fresh && !failed ? strdup(m->env->agent) : NULL;
             if (claimed)
                 m->env->agent = claimed;
+            if (agent && !FL_GROW(in->fed, in->capfed, in->nfed, 64)) {
+                in->fed[in->nfed++] = (struct ingest_fed){.m = m, .agent = agent, .fresh = fresh};
+                m = NULL;
+            } else {
+                if (fresh && !failed)
+                    failed = 1; /* out of memory: the agent sends it again */
+                free(agent);
+                free(fresh);
+            }
         }
         wire_msg_free(&m);
         zmq_msg_close(&routing);
@@ -404,9 +459,11 @@ int ingest_drain(struct ingest *in, int max)
     }
     if (open && !failed && store_commit(in->st) == 0) {
         in->c.commits++;
+        ingest__feed(in, 1);
         ingest__send_replies(in);
         return handled;
     }
+    ingest__feed(in, 0);
     if (open || failed) {
         in->c.commit_failures++;
         log_error("store failed, nothing acknowledged (agents will resend): %s",

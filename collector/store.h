@@ -47,9 +47,10 @@ int store_committed(struct store *st, int64_t agent, uint64_t epoch, uint64_t *c
 
 /* Store N contiguous results of one stream; move the stream's committed
  * mark when they continue it.  *INSERTED counts new rows (the rest were
- * duplicates); *COMMITTED gets the stream's mark.  0 or -1. */
+ * duplicates) and FRESH, when not NULL, gets N flags: 1 for a result stored
+ * now, 0 for a duplicate; *COMMITTED gets the stream's mark.  0 or -1. */
 int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result *const *results,
-                      size_t n, size_t *inserted, uint64_t *committed);
+                      size_t n, uint8_t *fresh, size_t *inserted, uint64_t *committed);
 
 /* Record seqs FROM..TO that the agent will never send, and move the mark
  * past them when they continue it. */

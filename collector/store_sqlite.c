@@ -365,7 +365,7 @@ static int64_t store__target_id(struct store *st, const char *name, const char *
 }
 
 int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result *const *results,
-                      size_t n, size_t *inserted, uint64_t *committed)
+                      size_t n, uint8_t *fresh, size_t *inserted, uint64_t *committed)
 {
     sqlite3_stmt *s = st->ins_result;
     uint8_t detail[1024];
@@ -408,7 +408,10 @@ int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result
             free(dbuf);
         if (rc != SQLITE_DONE)
             return -1;
-        *inserted += (size_t)sqlite3_changes(st->db);
+        int stored = sqlite3_changes(st->db) > 0;
+        *inserted += (size_t)stored;
+        if (fresh)
+            fresh[i] = (uint8_t)stored;
     }
     return store__advance(st, agent, epoch, results[0]->seq, results[n - 1]->seq, committed);
 }

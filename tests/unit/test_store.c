@@ -76,19 +76,19 @@ static void same_batch_twice_is_stored_once(void **state)
     size_t inserted;
     uint64_t mark;
     assert_int_equal(store_begin(f->st), 0);
-    assert_int_equal(store_put_results(f->st, agent, 9, make(1, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 9, make(1, 10), 10, NULL, &inserted, &mark), 0);
     assert_int_equal(store_commit(f->st), 0);
     assert_int_equal(inserted, 10);
     assert_int_equal(mark, 10);
     assert_int_equal(store_begin(f->st), 0);
-    assert_int_equal(store_put_results(f->st, agent, 9, make(1, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 9, make(1, 10), 10, NULL, &inserted, &mark), 0);
     assert_int_equal(store_commit(f->st), 0);
     assert_int_equal(inserted, 0);
     assert_int_equal(mark, 10);
     assert_int_equal(stored(f->st), 10);
     /* Overlapping resend: only the new part is stored. */
     assert_int_equal(store_begin(f->st), 0);
-    assert_int_equal(store_put_results(f->st, agent, 9, make(6, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 9, make(6, 10), 10, NULL, &inserted, &mark), 0);
     assert_int_equal(store_commit(f->st), 0);
     assert_int_equal(inserted, 5);
     assert_int_equal(mark, 15);
@@ -102,12 +102,12 @@ static void mark_moves_only_on_contiguous_batches(void **state)
     size_t inserted;
     uint64_t mark;
     store_begin(f->st);
-    assert_int_equal(store_put_results(f->st, agent, 1, make(11, 5), 5, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(11, 5), 5, NULL, &inserted, &mark), 0);
     store_commit(f->st);
     assert_int_equal(inserted, 5); /* stored... */
     assert_int_equal(mark, 0);     /* ...but 1..10 are missing: no ack past them */
     store_begin(f->st);
-    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 10), 10, NULL, &inserted, &mark), 0);
     store_commit(f->st);
     assert_int_equal(mark, 10); /* the agent resends 11..15 later; dedupe keeps them once */
     /* Another epoch of the same agent is its own stream. */
@@ -124,7 +124,7 @@ static void gap_moves_the_mark(void **state)
     store_begin(f->st);
     assert_int_equal(store_put_gap(f->st, agent, 5, 1, 100, "outbox full", 1, &mark), 0);
     assert_int_equal(mark, 100);
-    assert_int_equal(store_put_results(f->st, agent, 5, make(101, 3), 3, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 5, make(101, 3), 3, NULL, &inserted, &mark), 0);
     assert_int_equal(mark, 103);
     store_commit(f->st);
 }
@@ -148,7 +148,7 @@ static void gap_rows_hold_only_the_missing(void **state)
     size_t inserted;
     uint64_t mark;
     store_begin(f->st);
-    assert_int_equal(store_put_results(f->st, agent, 7, make(1, 10), 10, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 7, make(1, 10), 10, NULL, &inserted, &mark), 0);
     /* 1..10 were stored but never acknowledged; the outbox dropped 1..30. */
     assert_int_equal(store_put_gap(f->st, agent, 7, 1, 30, "outbox full", 1, &mark), 0);
     assert_int_equal(mark, 30);
@@ -176,14 +176,14 @@ static void rollback_forgets_everything(void **state)
     size_t inserted;
     uint64_t mark;
     store_begin(f->st);
-    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 4), 4, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 4), 4, NULL, &inserted, &mark), 0);
     store_rollback(f->st);
     assert_int_equal(store_committed(f->st, agent, 1, &mark), 0);
     assert_int_equal(mark, 0);
     assert_int_equal(stored(f->st), 0);
     /* The target-id cache must not keep ids from the rolled-back work. */
     store_begin(f->st);
-    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 4), 4, &inserted, &mark), 0);
+    assert_int_equal(store_put_results(f->st, agent, 1, make(1, 4), 4, NULL, &inserted, &mark), 0);
     assert_int_equal(store_commit(f->st), 0);
     assert_int_equal(stored(f->st), 4);
 }

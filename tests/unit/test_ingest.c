@@ -1,0 +1,197 @@
+/* Ingest and the correlation engine: the engine learns a result only once
+ * it is committed, and only once.  Real ZeroMQ (inproc), a real SQLite
+ * file; a second connection to that file makes a transaction fail. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <zmq.h>
+
+#include "collector.h"
+#include "correlate.h"
+#include "store.h"
+#include "test_util.h"
+#include "timeutil.h"
+#include "transport.h"
+#include "wire.h"
+
+#define ENDPOINT "inproc://test-ingest"
+
+struct fixture {
+    char *dir, db[256];
+    void *zctx, *router, *dealer;
+    struct store *st;
+    struct correlate *corr;
+    struct ingest *in;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[256];
+    f->dir = test_tmpdir();
+    snprintf(f->db, sizeof f->db, "%s/c.db", f->dir);
+    struct store_opts so = {.path = f->db};
+    f->st = store_open(&so, err, sizeof err);
+    assert_non_null(f->st);
+    struct correlate_config cfg;
+    correlate_config_defaults(&cfg);
+    f->corr = correlate_new(&cfg);
+    assert_non_null(f->corr);
+    f->zctx = zmq_ctx_new();
+    struct transport_keys keys = {.insecure = 1};
+    f->router = transport_collector_open(f->zctx, ENDPOINT, &keys, NULL, err, sizeof err);
+    assert_non_null(f->router);
+    f->dealer = zmq_socket(f->zctx, ZMQ_DEALER);
+    assert_int_equal(zmq_connect(f->dealer, ENDPOINT), 0);
+    f->in = ingest_new(f->router, f->st, f->corr);
+    assert_non_null(f->in);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    ingest_destroy(&f->in);
+    transport_close(&f->router);
+    transport_close(&f->dealer);
+    zmq_ctx_term(f->zctx);
+    correlate_free(&f->corr);
+    store_close(&f->st);
+    test_rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void send_env(struct fixture *f, fl_envelope *env)
+{
+    uint8_t *buf;
+    env->agent = (char *)"a1";
+    size_t len = wire_encode(env, &buf);
+    assert_true(len > 0);
+    assert_int_equal(zmq_send(f->dealer, buf, len, 0), (int)len);
+    free(buf);
+}
+
+/* Failing ICMP results FIRST.. of a1 toward web.lab.test, sent as one batch. */
+static void send_batch(struct fixture *f, uint64_t first, size_t n)
+{
+    fl_result results[8], *ptrs[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        faultline__result__init(&results[i]);
+        results[i].seq = first + i;
+        results[i].probe = FAULTLINE__PROBE_TYPE__PROBE_ICMP;
+        results[i].target = (char *)"web.lab.test";
+        results[i].address = (char *)"10.77.100.2";
+        results[i].start_us = time_now_us();
+        results[i].status = FAULTLINE__STATUS__STATUS_FAIL;
+        results[i].fault_code = 0x31a1;
+        ptrs[i] = &results[i];
+    }
+    Faultline__Batch b = FAULTLINE__BATCH__INIT;
+    b.epoch = 9;
+    b.results = ptrs;
+    b.n_results = n;
+    fl_envelope env = FAULTLINE__ENVELOPE__INIT;
+    env.body_case = FAULTLINE__ENVELOPE__BODY_BATCH;
+    env.batch = &b;
+    send_env(f, &env);
+}
+
+static void send_gap(struct fixture *f, uint64_t from, uint64_t to)
+{
+    Faultline__Gap g = FAULTLINE__GAP__INIT;
+    g.epoch = 9;
+    g.from_seq = from;
+    g.to_seq = to;
+    g.reason = (char *)"outbox full";
+    fl_envelope env = FAULTLINE__ENVELOPE__INIT;
+    env.body_case = FAULTLINE__ENVELOPE__BODY_GAP;
+    env.gap = &g;
+    send_env(f, &env);
+}
+
+/* Take in the MESSAGES sent (waiting for them to arrive, at most 2 s);
+ * ingest_drain's return. */
+static int drain(struct fixture *f, int messages)
+{
+    int handled = 0, rc = 0;
+    while (handled < messages) {
+        zmq_pollitem_t it = {.socket = f->router, .events = ZMQ_POLLIN};
+        assert_int_equal(zmq_poll(&it, 1, 2000), 1);
+        rc = ingest_drain(f->in, messages - handled);
+        if (rc < 0)
+            return rc;
+        handled += rc;
+    }
+    return rc;
+}
+
+static uint64_t stored(struct fixture *f)
+{
+    return ingest_counters(f->in)->results_stored;
+}
+
+static void a_resent_batch_is_learnt_once(void **state)
+{
+    struct fixture *f = *state;
+    send_batch(f, 1, 2);
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(correlate_results(f->corr), 2);
+    assert_int_equal(correlate_failing(f->corr), 0); /* 2 of the 3 failures needed */
+    send_batch(f, 1, 2); /* resent: its Ack was lost */
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(stored(f), 2);
+    assert_int_equal(ingest_counters(f->in)->results_duplicate, 2);
+    assert_int_equal(correlate_results(f->corr), 2);
+    assert_int_equal(correlate_failing(f->corr), 0);
+    /* A batch that overlaps: only its new result is news. */
+    send_batch(f, 2, 2);
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(correlate_results(f->corr), 3);
+    assert_int_equal(correlate_failing(f->corr), 1); /* the third failure */
+}
+
+static void a_failed_transaction_teaches_nothing(void **state)
+{
+    struct fixture *f = *state;
+    send_batch(f, 1, 2);
+    assert_true(drain(f, 1) > 0);
+    /* Another writer makes any gap insert fail: a batch and a gap taken in
+     * one transaction both go, and nothing is acknowledged. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER no_gaps BEFORE INSERT ON gap "
+                                  "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    send_batch(f, 3, 2);
+    send_gap(f, 5, 5);
+    assert_int_equal(drain(f, 2), -1);
+    assert_int_equal(stored(f), 2);
+    assert_int_equal(correlate_results(f->corr), 2);
+    assert_int_equal(correlate_failing(f->corr), 0);
+    /* The agent sends the batch again once the store works: learnt once. */
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER no_gaps", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    send_batch(f, 3, 2);
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(stored(f), 4);
+    assert_int_equal(correlate_results(f->corr), 4);
+    assert_int_equal(correlate_failing(f->corr), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_resent_batch_is_learnt_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_transaction_teaches_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
