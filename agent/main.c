@@ -223,12 +223,36 @@ static void probe_cmd_on_results(void *ctx, Faultline__Result **results, size_t 
 
 /* Build a check from the command line as YAML text, so the same parser and
  * the same validation apply as in a configuration file. */
+static void probe_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: faultline-agent probe TYPE [--KEY VALUE ...] [--json] [--verbose] TARGET...\n"
+            "  run one check once and print its results; KEY is any key of a check of TYPE\n"
+            "  in the configuration (docs/configuration.md), e.g.\n"
+            "    faultline-agent probe tcp --port 443 --timeout 1s web.lab.test\n"
+            "  probe types: %s\n",
+            probe_names());
+}
+
+static int probe_cmd_run(int argc, char **argv);
+
+/* The check's own keys are its options (--port, --count ...), so this
+ * parser takes any --KEY VALUE and lets the configuration check them. */
 static int probe_cmd(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            probe_usage(stdout);
+            return 0;
+        }
+    int rc = argc < 2 ? 2 : probe_cmd_run(argc, argv);
+    if (rc == 2)
+        probe_usage(stderr);
+    return rc;
+}
+
+static int probe_cmd_run(int argc, char **argv)
+{
     struct probe_cmd pc = {0};
     size_t cap = 4096, len = 0;
     char *yaml = malloc(cap);

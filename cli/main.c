@@ -262,16 +262,28 @@ static int refusals_row(void *ctx, const struct store_refusal_row *row)
     return 0;
 }
 
+/* Options --json alone, and no arguments: 0, or 2 after saying why. */
+static int cli_json_only(struct cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt != 'j')
+            return 2;
+        c->json = 1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "faultline %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
 static int cmd_agents(struct cli *c, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            c->json = 1;
-        } else {
-            fprintf(stderr, "faultline agents: unexpected argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    if (cli_json_only(c, argc, argv))
+        return 2;
     struct store *st = cli_open(c);
     if (!st)
         return 1;
@@ -313,19 +325,22 @@ static int gaps_row(void *ctx, const struct store_gap_row *row)
 static int cmd_gaps(struct cli *c, int argc, char **argv)
 {
     const char *agent = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"agent", required_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'j')
             c->json = 1;
-        } else if (strcmp(argv[i], "--agent") == 0) {
-            if (i + 1 == argc) {
-                fprintf(stderr, "faultline gaps: --agent needs an agent name\n");
-                return 2;
-            }
-            agent = argv[++i];
-        } else {
-            fprintf(stderr, "faultline gaps: unexpected argument '%s'\n", argv[i]);
+        else if (opt == 'a')
+            agent = optarg;
+        else
             return 2;
-        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "faultline gaps: unexpected argument '%s'\n", argv[optind]);
+        return 2;
     }
     struct store *st = cli_open(c);
     if (!st)
@@ -458,16 +473,18 @@ static int cmd_incidents(struct cli *c, int argc, char **argv)
 
 static int cmd_incident(struct cli *c, int argc, char **argv)
 {
-    char *end;
-    long long id = argc == 2 ? strtoll(argv[1], &end, 10) : 0;
-    if (argc == 3 && strcmp(argv[2], "--json") == 0) {
-        id = strtoll(argv[1], &end, 10);
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt != 'j')
+            return 2;
         c->json = 1;
-    } else if (argc != 2) {
-        end = argv[0];
     }
-    if (id <= 0 || *end) {
-        fprintf(stderr, "usage: faultline incident ID [--json]\n");
+    char *end = NULL;
+    long long id = optind + 1 == argc ? strtoll(argv[optind], &end, 10) : 0;
+    if (id <= 0 || !end || *end) {
+        fprintf(stderr, "faultline incident: one incident ID (a positive number)\n");
         return 2;
     }
     struct store *st = cli_open(c);
@@ -565,32 +582,46 @@ static int cmd_summary(struct cli *c, int argc, char **argv)
 
 static int cmd_decode(struct cli *c, int argc, char **argv)
 {
-    const char *code_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"table", no_argument, NULL, 't'},
+                                         {NULL, 0, NULL, 0}};
+    int opt, table = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'j')
             c->json = 1;
-        else if (strcmp(argv[i], "--table") == 0) {
-            fault_table_markdown(stdout);
-            return 0;
-        } else if (!code_s)
-            code_s = argv[i];
-        else {
-            fprintf(stderr, "faultline decode: one code at a time\n");
+        else if (opt == 't')
+            table = 1;
+        else
             return 2;
-        }
     }
+    if (table) {
+        fault_table_markdown(stdout);
+        return 0;
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "faultline decode: %s\n", optind == argc ? "which code?" : "one code at a time");
+        return 2;
+    }
+    const char *code_s = argv[optind];
     uint16_t code;
-    if (!code_s || fault_parse(code_s, &code) != 0) {
-        fprintf(stderr, "faultline decode: '%s' is not a 16-bit code (like 0x3795)\n",
-                code_s ? code_s : "");
+    if (fault_parse(code_s, &code) != 0) {
+        fprintf(stderr, "faultline decode: '%s' is not a 16-bit code (0x3795, 14229 or "
+                        "0b0011011110010101)\n",
+                code_s);
         return 2;
     }
     struct fl_fault_info fi;
     int known = fault_decode(code, &fi) == 0;
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:i, s:s, s:i, s:s, s:i, s:s, s:s, s:i, s:s, s:b}", "code",
-                              code_s, "category", (int)fi.category, "category_name",
-                              fi.category_name, "subcategory", (int)fi.subcategory,
+        char hex[8], bin[20];
+        snprintf(hex, sizeof hex, "0x%04x", code);
+        for (int b = 0; b < 16; b++)
+            bin[b] = (char)('0' + ((code >> (15 - b)) & 1));
+        bin[16] = '\0';
+        json_t *o = json_pack("{s:s, s:i, s:s, s:i, s:s, s:i, s:s, s:i, s:s, s:s, s:i, s:s, s:b}",
+                              "code", hex, "decimal", (int)code, "binary", bin, "category",
+                              (int)fi.category, "category_name", fi.category_name, "subcategory", (int)fi.subcategory,
                               "subcategory_name", fi.subcategory_name, "severity",
                               (int)fi.severity, "severity_name", fi.severity_name, "level",
                               fi.level, "error", (int)fi.error, "error_name", fi.error_name,
@@ -599,7 +630,10 @@ static int cmd_decode(struct cli *c, int argc, char **argv)
         fputc('\n', stdout);
         json_decref(o);
     } else {
-        printf("0x%04x\n", code);
+        printf("0x%04x = %u = 0b", code, code);
+        for (int b = 15; b >= 0; b--)
+            putchar('0' + ((code >> b) & 1));
+        putchar('\n');
         printf("  category    0x%x %s\n", fi.category, fi.category_name);
         printf("  subcategory 0x%x %s\n", fi.subcategory, fi.subcategory_name);
         printf("  severity    %u %s (%s)\n", fi.severity, fi.severity_name, fi.level);
@@ -612,7 +646,8 @@ static int cmd_keygen(struct cli *c, int argc, char **argv)
 {
     (void)c;
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: faultline keygen PREFIX  (writes PREFIX.key and PREFIX.pub)\n");
+        fprintf(stderr, "faultline keygen: %s\n",
+                argc < 2 ? "which PREFIX?" : argv[1][0] == '-' ? "no options" : "one PREFIX");
         return 2;
     }
     char err[512], pub[FL_KEY_Z85 + 1];
@@ -635,11 +670,8 @@ static int cmd_keygen(struct cli *c, int argc, char **argv)
 static int cmd_lab(struct cli *c, int argc, char **argv)
 {
     (void)c;
-    if (argc < 2) {
-        fprintf(stderr, "usage: faultline lab up|down|status|hosts|fault NAME on|off [ARGS]|"
-                        "score [OPTIONS]\n");
+    if (argc < 2)
         return 2;
-    }
     static const char *const dirs[] = {FL_LAB_SOURCE_DIR, FL_LAB_INSTALL_DIR};
     const char *script = strcmp(argv[1], "score") == 0 ? "score.sh" : "lab.sh";
     char path[PATH_MAX] = "";
@@ -687,20 +719,56 @@ static int cmd_lab(struct cli *c, int argc, char **argv)
     return 1;
 }
 
+/* Each command: its name, what runs it, and its usage (after the name). */
 static const struct {
     const char *name;
     int (*run)(struct cli *c, int argc, char **argv);
+    const char *usage;
 } cli_commands[] = {
-    {"results", cmd_results},
-    {"agents", cmd_agents},
-    {"gaps", cmd_gaps},
-    {"incidents", cmd_incidents},
-    {"incident", cmd_incident},
-    {"summary", cmd_summary},
-    {"decode", cmd_decode},
-    {"keygen", cmd_keygen},
-    {"lab", cmd_lab},
+    {"results", cmd_results,
+     "[--agent NAME] [--target NAME] [--probe TYPE] [--status ok|fail|error|notok]\n"
+     "        [--since WHEN] [--until WHEN] [--limit N] [--json]\n"
+     "  stored probe results, newest first; --limit defaults to 50 (0: all);\n"
+     "  WHEN: 10m (ago), 2026-11-22T10:00:00Z, @UNIXSECONDS"},
+    {"agents", cmd_agents,
+     "[--json]\n  agents seen (last seen, version, labels, outbox depth) and the keys the\n"
+     "  collector refused lately, with the address they came from"},
+    {"gaps", cmd_gaps, "[--agent NAME] [--json]\n  results agents reported lost, as seq ranges"},
+    {"incidents", cmd_incidents,
+     "[--since WHEN] [--until WHEN] [--verdict V] [--component C] [--agent A]\n"
+     "        [--target T] [--region R] [--code CODE] [--open] [--limit N] [--json]\n"
+     "  root causes found across agents, newest first"},
+    {"incident", cmd_incident, "ID [--json]\n  one incident in full, with its evidence"},
+    {"summary", cmd_summary,
+     "[--since WHEN] [--until WHEN] [--json]\n"
+     "  the fault report: incidents, open, durations and MTTR per verdict, component, region"},
+    {"decode", cmd_decode,
+     "CODE [--json] | --table\n"
+     "  explain a 16-bit fault code, written 0x3795 (hex), 0b0011011110010101 (binary) or\n"
+     "  14229 (a bare number is decimal); --table prints every code known"},
+    {"keygen", cmd_keygen,
+     "PREFIX\n  a new CURVE key pair: PREFIX.key (secret, 0600) and PREFIX.pub; an agent's\n"
+     "  .pub goes in the collector's allow directory as NAME.pub"},
+    {"lab", cmd_lab,
+     "up|down|status|hosts|fault NAME on|off [ARGS] | score [OPTIONS]\n"
+     "  the network-namespace lab (root); score [--json] [--interval 2s] [--healthy SECONDS]\n"
+     "  [--only A,B] injects every fault and scores the incidents and alerts"},
 };
+
+static void cli_command_usage(FILE *f, size_t k)
+{
+    fprintf(f, "usage: faultline [--database FILE] %s %s\n", cli_commands[k].name,
+            cli_commands[k].usage);
+}
+
+/* --help or -h among a command's arguments (before a "--"). */
+static int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -729,9 +797,18 @@ int main(int argc, char **argv)
         cli_usage(stderr);
         return 2;
     }
-    for (size_t k = 0; k < sizeof cli_commands / sizeof cli_commands[0]; k++)
-        if (strcmp(argv[i], cli_commands[k].name) == 0)
-            return cli_commands[k].run(&c, argc - i, argv + i);
+    for (size_t k = 0; k < sizeof cli_commands / sizeof cli_commands[0]; k++) {
+        if (strcmp(argv[i], cli_commands[k].name))
+            continue;
+        if (cli_wants_help(argc - i, argv + i)) {
+            cli_command_usage(stdout, k);
+            return 0;
+        }
+        int rc = cli_commands[k].run(&c, argc - i, argv + i);
+        if (rc == 2) /* the command said what was wrong; how it is used */
+            cli_command_usage(stderr, k);
+        return rc;
+    }
     fprintf(stderr, "faultline: unknown command '%s'\n", argv[i]);
     cli_usage(stderr);
     return 2;

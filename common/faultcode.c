@@ -164,10 +164,17 @@ int fault_parse(const char *s, uint16_t *out)
 {
     if (!s || !*s)
         return -1;
+    int base = 10; /* a bare number is decimal, leading zeros and all */
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        base = 16, s += 2;
+    else if (s[0] == '0' && (s[1] == 'b' || s[1] == 'B'))
+        base = 2, s += 2;
+    if (!s[0] || !((s[0] >= '0' && s[0] <= '9') || (base == 16 && strchr("abcdefABCDEF", s[0]))))
+        return -1; /* strtoul would take a sign or blanks */
     char *end;
     errno = 0;
-    unsigned long v = strtoul(s, &end, 0);
-    if (errno || *end || v > 0xffff || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+    unsigned long v = strtoul(s, &end, base);
+    if (errno || *end || v > 0xffff)
         return -1;
     *out = (uint16_t)v;
     return 0;

@@ -94,7 +94,9 @@ struct fl_fault_info {
  * when CODE does not fit in 16 bits. */
 int fault_decode(uint32_t code, struct fl_fault_info *out);
 
-/* Parse "0x3795", "3795h"-free hex with 0x, or decimal.  0 or -1. */
+/* Parse a code written as hex with 0x ("0x3795"), binary with 0b
+ * ("0b0011011110010101") or decimal ("14229"; leading zeros do not make it
+ * octal).  0 or -1. */
 int fault_parse(const char *s, uint16_t *out);
 
 /* One line: "0x3795 network/transport high(9): connection reset". */

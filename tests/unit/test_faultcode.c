@@ -60,6 +60,18 @@ static void parse_accepts_hex_and_decimal_only_in_range(void **state)
     assert_int_equal(fault_parse("", &c), -1);
     assert_int_equal(fault_parse("0x37zz", &c), -1);
     assert_int_equal(fault_parse(NULL, &c), -1);
+    assert_int_equal(fault_parse("0b0011011110010101", &c), 0);
+    assert_int_equal(c, 0x3795);
+    assert_int_equal(fault_parse("0B11", &c), 0);
+    assert_int_equal(c, 3);
+    assert_int_equal(fault_parse("0b102", &c), -1);
+    assert_int_equal(fault_parse("0b", &c), -1);
+    assert_int_equal(fault_parse("0x", &c), -1);
+    assert_int_equal(fault_parse("0x-1", &c), -1);
+    assert_int_equal(fault_parse("0b 1", &c), -1);
+    assert_int_equal(fault_parse("010", &c), 0); /* decimal, not octal */
+    assert_int_equal(c, 10);
+    assert_int_equal(fault_parse("0b10000000000000000", &c), -1);
 }
 
 /* docs/fault-codes.md is the table's own output: they never drift apart. */
