@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "faultcode.h"
+#include "resultfmt.h"
 #include "log.h"
 #include "query.h"
 #include "timeutil.h"
@@ -106,7 +107,7 @@ char *alert_payload_json(enum alert_event ev, const struct alert_incident *in)
 {
     json_t *o = json_pack("{ss so}", "event", alert_event_name(ev), "incident",
                           alert__incident(in));
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *s = o ? json_dumps(o, FL_JSON_EXACT) : NULL;
     json_decref(o);
     return s;
 }
@@ -130,7 +131,7 @@ static char *alert__am_alert(const struct alert_incident *in, int64_t ends_us)
                           query_time(in->start_us));
     if (o && ends_us)
         json_object_set_new(o, "endsAt", query_time(ends_us));
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *s = o ? json_dumps(o, FL_JSON_EXACT) : NULL;
     json_decref(o);
     return s;
 }

@@ -79,6 +79,16 @@ int api_query_param(struct api_query *q, enum api_query_kind kind, const char *k
                     const char *value, int64_t now_us, char *err, size_t errlen)
 {
     int incidents = kind == API_QUERY_INCIDENTS, results = kind == API_QUERY_RESULTS;
+    static const char *const keys[] = {"since",  "until",  "limit", "verdict", "component",
+                                       "agent",  "target", "region", "code",   "open",
+                                       "probe",  "status"};
+    for (unsigned k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        if (strcmp(key, keys[k]))
+            continue;
+        if (q->given & (1u << k))
+            return api__error(err, errlen, "%s: given twice", key);
+        q->given |= 1u << k;
+    }
     if (!strcmp(key, "since") || !strcmp(key, "until")) {
         int64_t t;
         if (api__time(key, value, now_us, &t, err, errlen))
@@ -95,8 +105,15 @@ int api_query_param(struct api_query *q, enum api_query_kind kind, const char *k
     if (!strcmp(key, "limit") && (incidents || results))
         return api__limit(value, incidents ? &q->incidents.limit : &q->results.limit, err,
                           errlen);
-    if (incidents && !strcmp(key, "verdict"))
-        return api__text(key, value, &q->incidents.verdict, err, errlen);
+    if (incidents && !strcmp(key, "verdict")) {
+        for (int v = CORR_AGENT; v <= CORR_HOP; v++)
+            if (value && !strcmp(value, correlate_verdict_name((enum corr_verdict)v))) {
+                q->incidents.verdict = value;
+                return 0;
+            }
+        return api__error(err, errlen, "verdict: '%.64s' is not a verdict (AGENT, TARGET, ...)",
+                          value ? value : "");
+    }
     if (incidents && !strcmp(key, "component"))
         return api__text(key, value, &q->incidents.component, err, errlen);
     if (incidents && !strcmp(key, "agent"))
@@ -163,7 +180,7 @@ static enum MHD_Result api__send(struct MHD_Connection *conn, unsigned status, c
 
 static enum MHD_Result api__json(struct MHD_Connection *conn, unsigned status, json_t *o)
 {
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *body = o ? json_dumps(o, FL_JSON_EXACT) : NULL;
     json_decref(o);
     if (!body)
         return api__send(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",

@@ -61,10 +61,12 @@ struct api_query {
     struct store_incident_filter incidents;
     struct store_filter results;
     int64_t since_us, until_us; /* summary */
+    unsigned given;             /* the parameters seen so far (one bit each) */
 };
 
 /* Apply one parameter KEY=VALUE of a KIND request to Q (defaults first with
- * api_query_init).  0, or -1 with a reason in ERR.  KEY and VALUE must stay
+ * api_query_init).  0, or -1 with a reason in ERR: an unknown parameter, one
+ * given twice, a value out of its range (an enum value unknown).  KEY and VALUE must stay
  * valid while Q is used. */
 void api_query_init(struct api_query *q, enum api_query_kind kind);
 int api_query_param(struct api_query *q, enum api_query_kind kind, const char *key,

@@ -25,5 +25,8 @@ json_t *resultfmt_json(const fl_result *r);
 
 /* Flags for json_dump*: compact, reals to 6 significant digits. */
 #define FL_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(6))
+/* The API's and the alerts': every digit a double holds, none of the noise
+ * of its binary form (155.288628, not 155.28862800000002). */
+#define FL_JSON_EXACT (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 #endif
