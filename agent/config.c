@@ -373,10 +373,18 @@ static int config__load(struct cfg *c, struct agent_config *cfg, char *err, size
             cfg_error(c, root, "collector: 'endpoint' is required");
         if (!cfg->nchecks)
             cfg_error(c, root, "checks: at least one check is required");
+        struct fy_node *checks = fy_node_by_path(root, "/checks", FY_NT, FYNWF_DONT_FOLLOW);
         for (size_t i = 0; i < cfg->nchecks; i++) {
-            config__apply_defaults(cfg, &cfg->checks[i]);
-            if (cfg->checks[i].timeout_us > cfg->checks[i].interval_us)
-                cfg_error(c, root, "checks[%zu]: timeout is longer than the interval", i);
+            struct check *k = &cfg->checks[i];
+            config__apply_defaults(cfg, k);
+            if (k->timeout_us <= k->interval_us)
+                continue;
+            /* At the check itself, whether the timeout is its own or a default. */
+            struct fy_node *item = checks ? fy_node_sequence_get_by_index(checks, (int)i) : NULL;
+            cfg_error(c, item ? item : root,
+                      "checks[%zu]: a timeout of %lld ms is longer than the interval of %lld ms: "
+                      "a probe must end before the next one starts (set 'timeout' or 'interval')",
+                      i, (long long)(k->timeout_us / 1000), (long long)(k->interval_us / 1000));
         }
     }
     if (!cfg->name) {

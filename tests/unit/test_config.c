@@ -117,7 +117,11 @@ static void required_sections(void **state)
     expect_error("collector: {endpoint: tcp://x:1}\n", "checks: at least one check is required");
     expect_error("", "empty configuration");
     expect_error("collector: {endpoint: tcp://x:1}\nchecks:\n  - {probe: icmp, targets: [a], timeout: 20s, interval: 10s}\n",
-                 "timeout is longer than the interval");
+                 "agent.yaml:3:6: checks[0]: a timeout of 20000 ms is longer than the interval");
+    /* A default timeout (http's 5 s) that does not fit: the error is at the check. */
+    expect_error("collector: {endpoint: tcp://x:1}\ndefaults: {interval: 2s}\nchecks:\n"
+                 "  - {probe: icmp, targets: [a]}\n  - {probe: http, targets: [http://a/]}\n",
+                 "agent.yaml:5:6: checks[1]: a timeout of 5000 ms is longer than the interval of 2000 ms");
 }
 
 static void bad_yaml_reports_position(void **state)
