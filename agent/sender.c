@@ -294,7 +294,7 @@ static void sender__turned_away(struct sender *s, uint32_t value, const char *re
                      s->backoff_ms);
         else
             log_warn("the handshake with the collector at %s failed (%s; %llu failed so far): "
-                     "is collector.server_key (%s) the collector's public key?",
+                     "if this goes on, is collector.server_key (%s) the collector's public key?",
                      s->cfg->endpoint, reason, (unsigned long long)n, s->cfg->keys.server_key);
     }
     if (redial)
