@@ -263,18 +263,29 @@ static int refusals_row(void *ctx, const struct store_refusal_row *row)
 }
 
 /* Options --json alone, and no arguments: 0, or 2 after saying why. */
-static int cli_json_only(struct cli *c, int argc, char **argv)
+/* Options of a command whose only option is --json: the index of the first
+ * operand, or -1 after an unknown option (getopt has said which). */
+static int cli_json_opts(struct cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (opt != 'j')
-            return 2;
+            return -1;
         c->json = 1;
     }
-    if (optind < argc) {
-        fprintf(stderr, "faultline %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+    return optind;
+}
+
+/* ... and no operands. */
+static int cli_json_only(struct cli *c, int argc, char **argv)
+{
+    int first = cli_json_opts(c, argc, argv);
+    if (first < 0)
+        return 2;
+    if (first < argc) {
+        fprintf(stderr, "faultline %s: unexpected argument '%s'\n", argv[0], argv[first]);
         return 2;
     }
     return 0;
@@ -473,16 +484,11 @@ static int cmd_incidents(struct cli *c, int argc, char **argv)
 
 static int cmd_incident(struct cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (opt != 'j')
-            return 2;
-        c->json = 1;
-    }
+    int first = cli_json_opts(c, argc, argv);
+    if (first < 0)
+        return 2;
     char *end = NULL;
-    long long id = optind + 1 == argc ? strtoll(argv[optind], &end, 10) : 0;
+    long long id = first + 1 == argc ? strtoll(argv[first], &end, 10) : 0;
     if (id <= 0 || !end || *end) {
         fprintf(stderr, "faultline incident: one incident ID (a positive number)\n");
         return 2;
