@@ -68,6 +68,7 @@ struct alerter {
     size_t nfds;
     int64_t curl_deadline_us; /* -1: none */
     struct alert_counters counters;
+    char *link_base; /* NULL: alerts carry no link */
 };
 
 const char *alert_event_name(enum alert_event e)
@@ -114,7 +115,8 @@ char *alert_payload_json(enum alert_event ev, const struct alert_incident *in)
 
 /* One Alertmanager alert.  Its labels are its identity, so they hold only
  * what stays fixed for the incident's life; the rest are annotations. */
-static char *alert__am_alert(const struct alert_incident *in, int64_t ends_us)
+static char *alert__am_alert(const struct alerter *a, const struct alert_incident *in,
+                             int64_t ends_us)
 {
     char id[24], code[8], level[4];
     snprintf(id, sizeof id, "%lld", (long long)in->id);
@@ -131,6 +133,9 @@ static char *alert__am_alert(const struct alert_incident *in, int64_t ends_us)
                           query_time(in->start_us));
     if (o && ends_us)
         json_object_set_new(o, "endsAt", query_time(ends_us));
+    if (o && a->link_base)
+        json_object_set_new(o, "generatorURL", json_sprintf("%s/api/v1/incidents/%lld", a->link_base,
+                                                            (long long)in->id));
     char *s = o ? json_dumps(o, FL_JSON_EXACT) : NULL;
     json_decref(o);
     return s;
@@ -283,11 +288,22 @@ static int alert__timer_cb(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
-struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n)
+struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
+                            const char *link_base)
 {
     struct alerter *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
+    if (link_base) {
+        size_t len = strlen(link_base);
+        while (len && link_base[len - 1] == '/')
+            len--;
+        a->link_base = strndup(link_base, len);
+        if (!a->link_base) {
+            free(a);
+            return NULL;
+        }
+    }
     a->curl_deadline_us = -1;
     a->sinks = calloc(n ? n : 1, sizeof *a->sinks);
     a->multi = curl_multi_init();
@@ -330,6 +346,7 @@ void alerter_destroy(struct alerter **pa)
         curl_multi_cleanup(a->multi);
     curl_slist_free_all(a->json_headers);
     free(a->sinks);
+    free(a->link_base);
     free(a);
     *pa = NULL;
 }
@@ -351,7 +368,7 @@ void alerter_event(struct alerter *a, enum alert_event ev, const struct alert_in
             a->counters.queued++;
             a->counters.delivered++;
         } else if (s->cfg.type == ALERT_SINK_ALERTMANAGER) {
-            char *alert = alert__am_alert(in, ev == ALERT_RESOLVE ? in->end_us : 0);
+            char *alert = alert__am_alert(a, in, ev == ALERT_RESOLVE ? in->end_us : 0);
             if (!alert)
                 continue;
             alert__am_track(s, in->id, ev == ALERT_RESOLVE ? NULL : alert);
@@ -371,7 +388,7 @@ void alerter_adopt(struct alerter *a, const struct alert_incident *in)
         struct alert_sink *s = &a->sinks[i];
         if (s->cfg.type != ALERT_SINK_ALERTMANAGER || alert_level(in->fault) > s->cfg.level)
             continue;
-        char *alert = alert__am_alert(in, 0);
+        char *alert = alert__am_alert(a, in, 0);
         if (alert)
             alert__am_track(s, in->id, alert);
         free(alert);

@@ -13,8 +13,9 @@
  *   log           one log line per event
  *   webhook       POST {"event": "open|update|resolve", "incident": {...}}
  *   alertmanager  POST /api/v2/alerts; labels alertname, verdict,
- *                 component, severity, incident; active alerts re-sent
- *                 every resend_interval; resolved with endsAt
+ *                 component, severity, incident; generatorURL the
+ *                 incident's API URL; active alerts re-sent every
+ *                 resend_interval; resolved with endsAt
  *   exec          runs a command with the event as JSON on stdin (and
  *                 FAULTLINE_EVENT, FAULTLINE_INCIDENT in its environment)
  * Routing: a sink takes incidents at its `severity` level or more severe
@@ -57,8 +58,11 @@ struct alert_counters {
 
 struct alerter;
 
-/* A dispatcher for N sinks (copied).  NULL on allocation failure. */
-struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n);
+/* A dispatcher for N sinks (copied).  LINK_BASE (may be NULL) is the
+ * collector's URL: an alert links to LINK_BASE/api/v1/incidents/ID
+ * (Alertmanager's generatorURL).  NULL on allocation failure. */
+struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
+                            const char *link_base);
 /* Deliveries still queued are dropped; children still running are left
  * to finish on their own. */
 void alerter_destroy(struct alerter **a);

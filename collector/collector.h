@@ -14,6 +14,7 @@ struct collector_config {
     char *listen;    /* ZeroMQ endpoint agents connect to */
     char *database;  /* SQLite file */
     char *http_listen; /* HTTP API address; "" when off */
+    char *external_url; /* how people reach it, for links in alerts; NULL: from http_listen */
     char *key;       /* the collector's CURVE key pair (faultline keygen) */
     char *allow;     /* the agents' public keys: a directory of NAME.pub or a file */
     int sync_normal; /* synchronous=NORMAL: faster, not power-loss safe */
@@ -64,8 +65,19 @@ int ingest_drain(struct ingest *in, int max);
 
 const struct ingest_counters *ingest_counters(const struct ingest *in);
 
+/* Give CORR one result of AGENT, received at RECEIVED_US (0: unknown, as
+ * for history read back from the store). */
+void ingest_correlate_result(struct correlate *corr, const char *agent, const fl_result *r,
+                             int64_t received_us);
+
 /* Count the connections and failed handshakes the socket's monitor MON
  * reports. */
 void ingest_monitor(struct ingest *in, void *mon);
+
+/* Before the first message: give CORR what ST knows (its agents, their
+ * labels, and the results of the last WINDOW_US, oldest first), and start
+ * its watch at NOW_US.  *REPLAYED gets the count of results.  0 or -1. */
+int collector_restore(struct store *st, struct correlate *corr, int64_t window_us, int64_t now_us,
+                      uint64_t *replayed);
 
 #endif

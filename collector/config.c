@@ -26,6 +26,7 @@ void collector_config_free(struct collector_config *cfg)
     free(cfg->listen);
     free(cfg->database);
     free(cfg->http_listen);
+    free(cfg->external_url);
     free(cfg->key);
     free(cfg->allow);
     for (size_t i = 0; i < cfg->nsinks; i++) {
@@ -269,6 +270,20 @@ static int config__alerts(struct cfg *c, struct fy_node *key, struct fy_node *va
     return 0;
 }
 
+/* The collector's URL as people reach it: http:// or https://, no query. */
+static int config__url(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                       const void *arg)
+{
+    if (cfg_parse_string(c, key, val, out, NULL) != 0)
+        return -1;
+    const char *s = *(char **)out;
+    if ((strncmp(s, "http://", 7) && strncmp(s, "https://", 8)) || strpbrk(s, "?# \t")) {
+        cfg_error(c, val, "external_url: '%.80s' is not an http:// or https:// URL", s);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct cfg_range config_stats_range = {1000000, 86400 * 1000000LL};
 static const struct cfg_range config_eval_range = {100000, 3600 * 1000000LL};
 
@@ -276,6 +291,7 @@ static const struct cfg_field config_fields[] = {
     {"listen", cfg_parse_string, offsetof(struct collector_config, listen), NULL},
     {"database", cfg_parse_string, offsetof(struct collector_config, database), NULL},
     {"http_listen", config__http, offsetof(struct collector_config, http_listen), NULL},
+    {"external_url", config__url, offsetof(struct collector_config, external_url), NULL},
     {"key", cfg_parse_string, offsetof(struct collector_config, key), NULL},
     {"allow", cfg_parse_string, offsetof(struct collector_config, allow), NULL},
     {"synchronous", config__sync, offsetof(struct collector_config, sync_normal), NULL},

@@ -68,6 +68,7 @@ struct corr_path {
 
 struct correlate {
     struct correlate_config cfg;
+    int64_t watching_since; /* correlate_watching_since() */
     uint64_t results; /* given to correlate_result */
     struct corr_host *hosts;
     size_t nhosts, caphosts;
@@ -262,6 +263,11 @@ void correlate_role(struct correlate *c, const char *agent, const char *role)
     size_t a = corr__agent(c, agent, NULL);
     if (a != SIZE_MAX)
         snprintf(c->agents[a].role, sizeof c->agents[a].role, "%s", role ? role : "");
+}
+
+void correlate_watching_since(struct correlate *c, int64_t since_us)
+{
+    c->watching_since = since_us;
 }
 
 void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,
@@ -516,9 +522,16 @@ static int corr__reached_by_other(const struct correlate *c, const struct corr_p
     return 0;
 }
 
+/* How long agent A has said nothing that this engine could have heard. */
+static int64_t corr__quiet_for(const struct correlate *c, size_t a, int64_t now)
+{
+    int64_t seen = c->agents[a].last_seen;
+    return now - (seen > c->watching_since ? seen : c->watching_since);
+}
+
 static int corr__silent(const struct correlate *c, size_t a, int64_t now)
 {
-    return now - c->agents[a].last_seen > c->cfg.silent_after_us;
+    return corr__quiet_for(c, a, now) > c->cfg.silent_after_us;
 }
 
 /* Its results reach us late: whatever it says now, its own link (or its
@@ -532,7 +545,7 @@ static int corr__lagging(const struct correlate *c, size_t a)
  * its own link, or its region's, is in trouble. */
 static int corr__late(const struct correlate *c, size_t a, int64_t now)
 {
-    return now - c->agents[a].last_seen > c->cfg.silent_after_us / 2 || corr__lagging(c, a);
+    return corr__quiet_for(c, a, now) > c->cfg.silent_after_us / 2 || corr__lagging(c, a);
 }
 
 static void corr__silent_agents(struct correlate *c, int64_t now, struct corr_diagnosis *out,

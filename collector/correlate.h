@@ -143,6 +143,12 @@ void correlate_role(struct correlate *c, const char *agent, const char *role);
 void correlate_heartbeat(struct correlate *c, const char *agent, const char *region,
                          int64_t now_us);
 
+/* The engine has been listening since SINCE_US (a collector's start): an
+ * agent is silent only once it has said nothing for silent_after since
+ * then, whatever it said before (agents reconnect to a restarted collector,
+ * and what they did while it was away is not silence). */
+void correlate_watching_since(struct correlate *c, int64_t since_us);
+
 /* The root causes of everything failing at NOW_US, at most MAX of them,
  * into OUT (caller's array).  Returns the count. */
 size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagnosis *out,

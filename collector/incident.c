@@ -267,12 +267,21 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
             i++;
             continue;
         }
-        if (store_incident_close(inc->st, o->id, now_us) != 0)
+        /* It ended when what it explains came good, which may be well
+         * before now: the engine's hysteresis, or a collector that was down
+         * while it healed and learns of it from the agents' backlogs. */
+        int64_t end_us = now_us, healed_us;
+        if (store_healed_at(inc->st, o->agents, o->targets, o->start_us, &healed_us) != 0)
             return -1;
-        log_info("incident %lld closed: %s %s after %lld s", (long long)o->id, o->verdict,
-                 o->component, (long long)((now_us - o->start_us) / 1000000));
+        if (healed_us > o->start_us && healed_us < now_us)
+            end_us = healed_us;
+        if (store_incident_close(inc->st, o->id, end_us) != 0)
+            return -1;
+        log_info("incident %lld closed: %s %s after %lld s (healed %.1f s ago)", (long long)o->id,
+                 o->verdict, o->component, (long long)((end_us - o->start_us) / 1000000),
+                 (double)(now_us - end_us) / 1e6);
         c_count++;
-        incidents__event(inc, ALERT_RESOLVE, o, now_us);
+        incidents__event(inc, ALERT_RESOLVE, o, end_us);
         incidents__drop(o);
         inc->open[i] = inc->open[--inc->nopen];
     }

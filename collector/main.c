@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "alert.h"
@@ -64,25 +65,6 @@ static void collector_log_stats(const struct ingest_counters *c, const struct al
              (unsigned long long)a->failed_attempts, (unsigned long long)a->dropped);
 }
 
-/* Agents known from before a restart: so one that never comes back is seen
- * as silent, and its host name keeps its region. */
-static int collector_seed(void *ctx, const struct store_agent_row *row)
-{
-    struct correlate *corr = ctx;
-    json_error_t jerr;
-    json_t *labels = json_loads(row->labels_json, 0, &jerr);
-    const char *region = labels ? json_string_value(json_object_get(labels, "region")) : NULL;
-    const char *host = labels ? json_string_value(json_object_get(labels, "host")) : NULL;
-    const char *role = labels ? json_string_value(json_object_get(labels, "role")) : NULL;
-    correlate_heartbeat(corr, row->name, region ? region : "", row->last_seen_us);
-    correlate_role(corr, row->name, role ? role : "");
-    correlate_host(corr, row->name, region ? region : "", row->name);
-    if (host)
-        correlate_host(corr, host, region ? region : "", row->name);
-    json_decref(labels);
-    return 0;
-}
-
 /* Incident events to the alert sinks; open incidents at start-up to the
  * sinks that re-send (Alertmanager). */
 static void collector_alert(void *ctx, enum alert_event ev, const struct alert_incident *in)
@@ -94,6 +76,29 @@ static void collector_adopt(void *ctx, enum alert_event ev, const struct alert_i
 {
     (void)ev;
     alerter_adopt(ctx, in);
+}
+
+/* The collector's URL for links in alerts: external_url, or the HTTP
+ * API's address (this host's name when it listens on every address);
+ * NULL when the API is off and nothing says where it is. */
+static const char *collector_link_base(const struct collector_config *cfg, char *buf, size_t len)
+{
+    if (cfg->external_url)
+        return cfg->external_url;
+    if (!cfg->http_listen[0])
+        return NULL;
+    const char *colon = strrchr(cfg->http_listen, ':');
+    if (!colon)
+        return NULL;
+    char host[256];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - cfg->http_listen), cfg->http_listen);
+    if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "*") || !strcmp(host, "[::]")) {
+        if (gethostname(host, sizeof host) != 0)
+            return NULL;
+        host[sizeof host - 1] = '\0';
+    }
+    snprintf(buf, len, "http://%s%s", host, colon);
+    return buf;
 }
 
 /* Correlate what is failing and bring the incidents up to date, in one
@@ -263,7 +268,15 @@ int main(int argc, char **argv)
     corr = correlate_new(&cfg.corr);
     if (!corr)
         goto out;
-    store_query_agents(st, collector_seed, corr);
+    uint64_t replayed = 0;
+    if (collector_restore(st, corr, cfg.corr.window_us, time_now_us(), &replayed) != 0) {
+        log_error("cannot read what the store knows: %s", store_errmsg(st));
+        goto out;
+    }
+    if (replayed)
+        log_info("carried on from the store: %llu results of the last %lld s, %zu checks failing",
+                 (unsigned long long)replayed, (long long)(cfg.corr.window_us / 1000000),
+                 correlate_failing(corr));
     collector_note_refusals(st, auth, 1); /* a new run: nobody has knocked yet */
     inc = incidents_new(st, cfg.corr.confirm_after_us);
     if (!inc) {
@@ -271,7 +284,8 @@ int main(int argc, char **argv)
         goto out;
     }
     in = ingest_new(sock, st, corr);
-    alerts = alerter_new(cfg.sinks, cfg.nsinks);
+    char link[320];
+    alerts = alerter_new(cfg.sinks, cfg.nsinks, collector_link_base(&cfg, link, sizeof link));
     if (!in || !alerts)
         goto out;
     ingest_set_auth(in, auth);

@@ -74,6 +74,15 @@ int store_incident_open(struct store *st, const struct store_incident *in, int64
 int store_incident_update(struct store *st, const struct store_incident *in);
 int store_incident_close(struct store *st, int64_t id, int64_t end_us);
 
+/* When the failures of the agents AGENTS_JSON toward the targets
+ * TARGETS_JSON (JSON arrays of names) since SINCE_US stopped: the time of
+ * the first good result after their last failure, into *HEALED_US; 0 when
+ * there is none (none failed, or nothing good came after).  An incident
+ * ends then, not when the engine was sure of it, nor when a collector
+ * that was down came back.  0 or -1. */
+int store_healed_at(struct store *st, const char *agents_json, const char *targets_json,
+                    int64_t since_us, int64_t *healed_us);
+
 struct store_incident_filter {
     int64_t since_us, until_us; /* incidents overlapping the range; 0: no bound */
     const char *verdict, *component;
@@ -100,6 +109,7 @@ struct store_filter {
     int64_t since_us;    /* 0: no bound */
     int64_t until_us;    /* 0: no bound */
     int64_t limit;       /* 0: no limit */
+    int oldest_first;    /* in the order they ran (default: newest first) */
 };
 
 struct store_result_row {
@@ -119,7 +129,8 @@ struct store_agent_row {
     uint64_t spool_depth, dropped, results, gaps_missing;
 };
 
-/* Call FN for each matching row, newest first; FN returns nonzero to stop.
+/* Call FN for each matching row, newest first unless F says otherwise; FN
+ * returns nonzero to stop.
  * 0 or -1. */
 int store_query_results(struct store *st, const struct store_filter *f,
                         int (*fn)(void *ctx, const struct store_result_row *row), void *ctx);

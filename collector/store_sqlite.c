@@ -501,6 +501,30 @@ int store_incident_close(struct store *st, int64_t id, int64_t end_us)
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+int store_healed_at(struct store *st, const char *agents_json, const char *targets_json,
+                    int64_t since_us, int64_t *healed_us)
+{
+    static const char sql[] =
+        "WITH a AS (SELECT id FROM agent WHERE name IN (SELECT value FROM json_each(?1))),"
+        " t AS (SELECT id FROM target WHERE name IN (SELECT value FROM json_each(?2))),"
+        " f AS (SELECT max(ts_us) AS last FROM result WHERE status <> 1 AND ts_us >= ?3"
+        "       AND target_id IN t AND agent_id IN a)"
+        " SELECT min(r.ts_us) FROM result r, f WHERE r.ts_us > f.last AND r.status = 1"
+        " AND r.target_id IN t AND r.agent_id IN a";
+    sqlite3_stmt *s;
+    *healed_us = 0;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, agents_json ? agents_json : "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, targets_json ? targets_json : "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, since_us);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *healed_us = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_query_incidents(struct store *st, const struct store_incident_filter *f,
                           int (*fn)(void *ctx, const struct store_incident *in), void *ctx)
 {
@@ -596,7 +620,8 @@ int store_query_results(struct store *st, const struct store_filter *f,
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND r.ts_us >= :since");
     if (f->until_us)
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND r.ts_us < :until");
-    n += snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY r.ts_us DESC, r.seq DESC");
+    n += snprintf(sql + n, sizeof sql - (size_t)n, f->oldest_first
+                  ? " ORDER BY r.ts_us, r.seq" : " ORDER BY r.ts_us DESC, r.seq DESC");
     if (f->limit > 0)
         snprintf(sql + n, sizeof sql - (size_t)n, " LIMIT :limit");
 

@@ -69,7 +69,7 @@ static void exec_sink_gets_each_event_as_json_on_stdin_in_order(void **state)
     char *argv[] = {"/bin/sh", "-c", script, NULL};
     struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1);
+    struct alerter *a = alerter_new(&cfg, 1, NULL);
     alerter_event(a, ALERT_OPEN, &incident, time_now_us());
     struct alert_incident closed = incident;
     closed.end_us = incident.start_us + 42000000;
@@ -118,7 +118,7 @@ static void failing_exec_is_retried_with_backoff_until_it_succeeds(void **state)
     char *argv[] = {"/bin/sh", "-c", script, NULL};
     struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1);
+    struct alerter *a = alerter_new(&cfg, 1, NULL);
     int64_t t0 = time_now_us();
     alerter_event(a, ALERT_OPEN, &incident, t0);
     run_until_idle(a, 10000);
@@ -143,7 +143,7 @@ static void a_sink_takes_only_incidents_at_its_severity_or_above(void **state)
         {.type = ALERT_SINK_EXEC, .argv = argv, .level = 2, .timeout_us = 5000000,
          .give_up_us = 60000000},
     };
-    struct alerter *a = alerter_new(cfg, 2);
+    struct alerter *a = alerter_new(cfg, 2, NULL);
     alerter_event(a, ALERT_OPEN, &incident, time_now_us()); /* L2: second sink only */
     assert_int_equal(alerter_pending(a), 1);
     struct alert_incident crit = incident;
@@ -166,7 +166,7 @@ static void a_full_queue_drops_the_oldest_and_counts_it(void **state)
     char *argv[] = {"/bin/true", NULL};
     struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1);
+    struct alerter *a = alerter_new(&cfg, 1, NULL);
     for (int i = 0; i < 1005; i++)
         alerter_event(a, ALERT_UPDATE, &incident, time_now_us());
     assert_int_equal(alerter_pending(a), 1000);
@@ -251,7 +251,7 @@ static void webhook_posts_the_incident_and_retries_a_500(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r.port);
     struct alert_sink_config cfg = {.type = ALERT_SINK_WEBHOOK, .url = url, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1);
+    struct alerter *a = alerter_new(&cfg, 1, NULL);
     alerter_event(a, ALERT_UPDATE, &incident, time_now_us());
     run_until_idle(a, 10000);
     assert_int_equal(alerter_pending(a), 0);
@@ -279,7 +279,7 @@ static void a_hanging_receiver_never_blocks_the_loop(void **state)
     struct alert_sink_config cfg = {.type = ALERT_SINK_ALERTMANAGER, .url = url, .level = 4,
                                     .timeout_us = 500000, .resend_us = 60000000,
                                     .give_up_us = 1500000};
-    struct alerter *a = alerter_new(&cfg, 1);
+    struct alerter *a = alerter_new(&cfg, 1, NULL);
     alerter_event(a, ALERT_OPEN, &incident, time_now_us());
     int64_t longest = run_until_idle(a, 10000);
     /* Timed out, retried after 1 s, timed out again, given up. */
@@ -289,6 +289,46 @@ static void a_hanging_receiver_never_blocks_the_loop(void **state)
     assert_true(r.requests >= 2);
     /* No single step of the loop waited on the receiver. */
     assert_true(longest < 50000);
+    alerter_destroy(&a);
+    receiver_stop(&r);
+}
+
+/* Alertmanager: the labels say which incident (they are the alert's
+ * identity), generatorURL links to it, a resolve carries endsAt. */
+static void alertmanager_alert_names_and_links_its_incident(void **state)
+{
+    struct receiver r = {.answer = 1};
+    receiver_start(&r);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", r.port);
+    struct alert_sink_config cfg = {.type = ALERT_SINK_ALERTMANAGER, .url = url, .level = 4,
+                                    .timeout_us = 5000000, .resend_us = 60000000,
+                                    .give_up_us = 60000000};
+    struct alerter *a = alerter_new(&cfg, 1, "http://coll.example:9105/");
+    alerter_event(a, ALERT_OPEN, &incident, time_now_us());
+    run_until_idle(a, 10000);
+    assert_string_equal(r.path, "/api/v2/alerts");
+    json_error_t jerr;
+    json_t *body = json_loads(r.body, 0, &jerr);
+    assert_true(json_is_array(body) && json_array_size(body) == 1);
+    json_t *al = json_array_get(body, 0);
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)incident.id);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(al, "labels"), "incident")), id);
+    char link[128];
+    snprintf(link, sizeof link, "http://coll.example:9105/api/v1/incidents/%s", id);
+    assert_string_equal(json_string_value(json_object_get(al, "generatorURL")), link);
+    assert_null(json_object_get(al, "endsAt"));
+    json_decref(body);
+    struct alert_incident closed = incident;
+    closed.end_us = closed.start_us + 60 * 1000000LL;
+    alerter_event(a, ALERT_RESOLVE, &closed, time_now_us());
+    run_until_idle(a, 10000);
+    body = json_loads(r.body, 0, &jerr);
+    al = json_array_get(body, 0);
+    assert_non_null(json_object_get(al, "endsAt"));
+    assert_string_equal(json_string_value(json_object_get(al, "generatorURL")), link);
+    json_decref(body);
     alerter_destroy(&a);
     receiver_stop(&r);
 }
@@ -303,6 +343,7 @@ int main(void)
         cmocka_unit_test(a_full_queue_drops_the_oldest_and_counts_it),
         cmocka_unit_test(webhook_posts_the_incident_and_retries_a_500),
         cmocka_unit_test(a_hanging_receiver_never_blocks_the_loop),
+        cmocka_unit_test(alertmanager_alert_names_and_links_its_incident),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

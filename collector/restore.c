@@ -1,0 +1,82 @@
+/* restore: a restarted collector carries on.  From the store: the agents
+ * it knew (so one that never comes back is seen as silent, and its host
+ * name keeps its region), then the results of the last correlation window,
+ * oldest first, as they arrived: the engine's health states are what they
+ * were, a standing fault keeps its incident, and one that healed meanwhile
+ * closes when the agents' backlogs show it. */
+#include <jansson.h>
+#include <stdint.h>
+
+#include "collector.h"
+#include "correlate.h"
+#include "store.h"
+
+struct collector_restore {
+    struct correlate *corr;
+    int64_t newest_us; /* the last time an agent was heard of */
+    uint64_t results;
+};
+
+static int collector_seed(void *ctx, const struct store_agent_row *row)
+{
+    struct collector_restore *r = ctx;
+    json_error_t jerr;
+    json_t *labels = json_loads(row->labels_json, 0, &jerr);
+    const char *region = labels ? json_string_value(json_object_get(labels, "region")) : NULL;
+    const char *host = labels ? json_string_value(json_object_get(labels, "host")) : NULL;
+    const char *role = labels ? json_string_value(json_object_get(labels, "role")) : NULL;
+    correlate_heartbeat(r->corr, row->name, region ? region : "", 0);
+    correlate_role(r->corr, row->name, role ? role : "");
+    correlate_host(r->corr, row->name, region ? region : "", row->name);
+    if (host)
+        correlate_host(r->corr, host, region ? region : "", row->name);
+    json_decref(labels);
+    if (row->last_seen_us > r->newest_us)
+        r->newest_us = row->last_seen_us;
+    return 0;
+}
+
+static int collector_replay(void *ctx, const struct store_result_row *row)
+{
+    struct collector_restore *r = ctx;
+    fl_result *d = row->detail_len ? faultline__result__unpack(NULL, row->detail_len, row->detail)
+                                   : NULL;
+    fl_result res = FAULTLINE__RESULT__INIT;
+    if (d)
+        res = *d; /* its detail, still d's */
+    res.target = (char *)(uintptr_t)row->target;
+    res.address = (char *)(uintptr_t)row->address;
+    res.probe = (Faultline__ProbeType)row->probe;
+    res.status = (Faultline__Status)row->status;
+    res.fault_code = row->fault_code;
+    res.start_us = row->ts_us;
+    res.duration_us = row->duration_us;
+    ingest_correlate_result(r->corr, row->agent, &res, 0);
+    if (d)
+        faultline__result__free_unpacked(d, NULL);
+    r->results++;
+    return 0;
+}
+
+/* After the replay: what the agents last said of themselves. */
+static int collector_seen(void *ctx, const struct store_agent_row *row)
+{
+    correlate_heartbeat(ctx, row->name, NULL, row->last_seen_us);
+    return 0;
+}
+
+int collector_restore(struct store *st, struct correlate *corr, int64_t window_us, int64_t now_us,
+                      uint64_t *replayed)
+{
+    struct collector_restore r = {.corr = corr};
+    if (store_query_agents(st, collector_seed, &r) != 0)
+        return -1;
+    struct store_filter f = {.since_us = r.newest_us - window_us, .oldest_first = 1};
+    if (r.newest_us && store_query_results(st, &f, collector_replay, &r) != 0)
+        return -1;
+    if (store_query_agents(st, collector_seen, corr) != 0)
+        return -1;
+    correlate_watching_since(corr, now_us);
+    *replayed = r.results;
+    return 0;
+}
