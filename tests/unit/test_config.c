@@ -270,6 +270,17 @@ static void collector_alerts_and_thresholds(void **state)
     assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
     assert_string_equal(cfg.http_listen, ""); /* off */
     collector_config_free(&cfg);
+    test_write(path, "external_url: https://faultline.example.net/\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg.external_url, "https://faultline.example.net/");
+    collector_config_free(&cfg);
+    test_write(path, "external_url: faultline.example.net\n");
+    collector_config_defaults(&cfg);
+    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "c.yaml:1:15: external_url: 'faultline.example.net' is not an "
+                                "http:// or https:// URL"));
+    collector_config_free(&cfg);
     test_write(path, "http_listen: localhost:http\n");
     collector_config_defaults(&cfg);
     assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
