@@ -3,6 +3,7 @@
 #include "faultcode.h"
 #include "grow.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,8 @@ struct corr_pair {
     struct corr_sample samples[CORR_WINDOW]; /* a ring, since the last recovery */
     size_t nsamples, next_sample;
     char server[64]; /* http: the Server header of the last answer */
+    char host[CORR_NAME]; /* the machine it contacts, one name for it (corr__identify) */
+    int port;             /* the service it contacts there: tcp/http port, 0 for none */
     struct corr_pair *next;    /* hash chain */
     struct corr_pair *sibling;    /* ring of the other addresses of (agent, target, probe) */
     struct corr_pair *next_group; /* chain of group heads */
@@ -166,6 +169,43 @@ static unsigned corr__hash(size_t agent, const char *target, const char *address
     return h % CORR_BUCKETS;
 }
 
+/* The host part of a target as reported: "web:80", "[::1]:80",
+ * "https://web:8443/x", "web/A" all name "web" (or "::1"). */
+static void corr__host_of(const char *target, char *out, size_t len)
+{
+    const char *p = strstr(target, "://");
+    p = p ? p + 3 : target;
+    size_t n;
+    if (*p == '[') {
+        p++;
+        n = strcspn(p, "]");
+    } else {
+        n = strcspn(p, ":/");
+    }
+    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p);
+}
+
+/* The port a target names: "web:80" and "[::1]:80" 80, "http://web/" 80,
+ * "https://web:8443/x" 8443; 0 for a target without one (icmp, mtu). */
+static int corr__port_of(const char *target)
+{
+    const char *scheme_end = strstr(target, "://");
+    const char *p = scheme_end ? scheme_end + 3 : target;
+    if (*p == '[') {
+        p = strchr(p, ']');
+        if (!p)
+            return 0;
+        p++;
+    } else {
+        p += strcspn(p, ":/");
+    }
+    if (*p == ':')
+        return atoi(p + 1);
+    if (scheme_end)
+        return !strncmp(target, "https", 5) ? 443 : 80;
+    return 0;
+}
+
 static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const struct corr_input *in)
 {
     unsigned h = corr__hash(agent, in->target, in->address, in->probe);
@@ -182,6 +222,8 @@ static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const str
     p->probe = in->probe;
     snprintf(p->target, sizeof p->target, "%s", in->target);
     snprintf(p->address, sizeof p->address, "%s", in->address ? in->address : "");
+    p->port = corr__port_of(in->target);
+    corr__host_of(in->target, p->host, sizeof p->host);
     p->next = c->buckets[h];
     c->buckets[h] = p;
     c->pairs[c->npairs++] = p;
@@ -217,22 +259,6 @@ void correlate_host(struct correlate *c, const char *host, const char *region,
     snprintf(c->hosts[c->nhosts].region, sizeof c->hosts[0].region, "%s", region);
     snprintf(c->hosts[c->nhosts].agent, sizeof c->hosts[0].agent, "%s", agent ? agent : "");
     c->nhosts++;
-}
-
-/* The host part of a target as reported: "web:80", "[::1]:80",
- * "https://web:8443/x", "web/A" all name "web" (or "::1"). */
-static void corr__host_of(const char *target, char *out, size_t len)
-{
-    const char *p = strstr(target, "://");
-    p = p ? p + 3 : target;
-    size_t n;
-    if (*p == '[') {
-        p++;
-        n = strcspn(p, "]");
-    } else {
-        n = strcspn(p, ":/");
-    }
-    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p);
 }
 
 static const struct corr_host *corr__host(const struct correlate *c, const char *target)
@@ -1099,6 +1125,124 @@ out:
     free(hops);
 }
 
+/* ---- one machine, one name ----------------------------------------------
+ * Checks name a machine as they were written: "localhost:80" by one agent,
+ * "127.0.0.1:80" by another, "http://web/" and "web:80".  The names whose
+ * checks reach the same set of addresses are one machine, and it is called
+ * by the least of them that is not an address ("localhost" rather than
+ * "127.0.0.1"; an address only when no name reaches it).  A name with more
+ * addresses than another (several backends) is a machine of its own.  The
+ * choice depends only on the names and addresses probed, never on which
+ * result came first, so an incident's component does not switch. */
+
+struct corr_name {
+    char name[CORR_NAME];
+    char addrs[512]; /* its addresses, sorted, joined with ' ' */
+    int literal;     /* the name is an address */
+    const char *canonical;
+};
+
+struct corr_name_addr {
+    const char *name, *address;
+};
+
+static int corr__cmp_name_addr(const void *a, const void *b)
+{
+    const struct corr_name_addr *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : strcmp(x->address, y->address);
+}
+
+static int corr__cmp_machine(const void *a, const void *b)
+{
+    const struct corr_name *x = a, *y = b;
+    int r = strcmp(x->addrs, y->addrs);
+    if (r)
+        return r;
+    if (x->literal != y->literal)
+        return x->literal - y->literal;
+    return strcmp(x->name, y->name);
+}
+
+static int corr__cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const struct corr_name *)a)->name, ((const struct corr_name *)b)->name);
+}
+
+static int corr__is_address(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Does P contact a machine at its address?  A DNS pair asks its server
+ * about a name, a host check reads the agent's own host. */
+static int corr__contacts(const struct corr_pair *p)
+{
+    return p->address[0] && p->probe != CORR_PROBE_DNS && p->probe != CORR_PROBE_HOST;
+}
+
+static void corr__identify(struct correlate *c)
+{
+    size_t room = c->npairs ? c->npairs : 1;
+    struct corr_name_addr *na = malloc(room * sizeof *na);
+    char (*hosts)[CORR_NAME] = malloc(room * CORR_NAME);
+    struct corr_name *names = NULL;
+    size_t n = 0, distinct = 0;
+    if (!na || !hosts)
+        goto out; /* each pair keeps the name it was written with */
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *p = c->pairs[i];
+        corr__host_of(p->target, hosts[i], CORR_NAME);
+        if (corr__contacts(p))
+            na[n++] = (struct corr_name_addr){hosts[i], p->address};
+    }
+    qsort(na, n, sizeof *na, corr__cmp_name_addr);
+    for (size_t i = 0; i < n; i++)
+        distinct += !i || strcmp(na[i].name, na[i - 1].name);
+    names = calloc(distinct ? distinct : 1, sizeof *names);
+    if (!names)
+        goto out;
+    size_t nn = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && !corr__cmp_name_addr(&na[i], &na[i - 1]))
+            continue;
+        if (!nn || strcmp(names[nn - 1].name, na[i].name)) {
+            snprintf(names[nn].name, sizeof names[nn].name, "%s", na[i].name);
+            names[nn].literal = corr__is_address(na[i].name);
+            nn++;
+        }
+        struct corr_name *x = &names[nn - 1];
+        size_t len = strlen(x->addrs);
+        snprintf(x->addrs + len, sizeof x->addrs - len, "%s%s", len ? " " : "", na[i].address);
+    }
+    qsort(names, nn, sizeof *names, corr__cmp_machine);
+    for (size_t i = 0; i < nn; i++)
+        names[i].canonical = i && !strcmp(names[i].addrs, names[i - 1].addrs)
+                                 ? names[i - 1].canonical
+                                 : names[i].name;
+    /* canonical points into names[]: copy it out before sorting by name. */
+    char (*canon)[CORR_NAME] = malloc((nn ? nn : 1) * CORR_NAME);
+    if (canon) {
+        for (size_t i = 0; i < nn; i++)
+            snprintf(canon[i], CORR_NAME, "%s", names[i].canonical);
+        for (size_t i = 0; i < nn; i++)
+            names[i].canonical = canon[i];
+        qsort(names, nn, sizeof *names, corr__cmp_name);
+        for (size_t i = 0; i < c->npairs; i++) {
+            struct corr_name key;
+            snprintf(key.name, sizeof key.name, "%s", hosts[i]);
+            const struct corr_name *x = bsearch(&key, names, nn, sizeof *names, corr__cmp_name);
+            snprintf(c->pairs[i]->host, sizeof c->pairs[i]->host, "%s", x ? x->canonical : hosts[i]);
+        }
+    }
+    free(canon);
+out:
+    free(hosts);
+    free(names);
+    free(na);
+}
+
 /* Is TARGET the host of an agent in trouble itself: gone quiet (half the
  * silence limit), reporting late, or failing toward something of its own?
  * Then others failing toward that host are likely its (or its region's)
@@ -1125,26 +1269,18 @@ static int corr__quiet_agent_host(const struct correlate *c, const char *target,
     return 0;
 }
 
-/* Does P contact HOST?  A DNS pair asks its server about a name: it
- * contacts the server, not the host the name is for. */
+/* Does P contact the machine HOST (corr__identify's name for it)? */
 static int corr__on_host(const struct corr_pair *p, const void *host)
 {
-    if (p->probe == CORR_PROBE_DNS || p->probe == CORR_PROBE_HOST)
-        return 0; /* a host check looks at the agent's own host */
-    char h[CORR_NAME];
-    corr__host_of(p->target, h, sizeof h);
-    return !strcmp(h, host);
+    return corr__contacts(p) && !strcmp(p->host, host);
 }
 
-/* One host failing from agents in several regions: the target.  The
- * services of one host (web:80, http://web/) fail together when the host
- * has trouble, so the host is the component and the services its targets. */
 /* Does every address HOST's pairs probe fail for some agent? */
 static int corr__host_down_everywhere(const struct correlate *c, const char *host)
 {
     for (size_t i = 0; i < c->npairs; i++) {
         const struct corr_pair *p = c->pairs[i];
-        if (!p->address[0] || !corr__on_host(p, host))
+        if (!corr__on_host(p, host))
             continue;
         int failing = 0;
         for (size_t k = 0; k < c->npairs && !failing; k++) {
@@ -1158,59 +1294,130 @@ static int corr__host_down_everywhere(const struct correlate *c, const char *hos
     return 1;
 }
 
-/* One host failing from agents in several regions: the target.  The
- * services of one host (web:80, http://web/) fail together when the host
- * has trouble, so the host is the component and the services its targets.
- * Hosts failing at every address go first and take along the failures of
- * other names at those addresses (a name with several backends, one of
- * them this host): the same address is the same machine. */
+/* What a TARGET diagnosis blames: a machine, one service on it (a port),
+ * or one check's target there (a URL). */
+struct corr_scope {
+    const char *host;
+    int port;           /* -1: any */
+    const char *target; /* NULL: any */
+};
+
+static int corr__in_scope(const struct corr_pair *p, const void *arg)
+{
+    const struct corr_scope *sc = arg;
+    return corr__on_host(p, sc->host) && (sc->port < 0 || p->port == sc->port) &&
+           (!sc->target || !strcmp(p->target, sc->target));
+}
+
+/* Does something in SCOPE answer (a pair of it is healthy)?  Only agents
+ * that report now say so: a quiet agent's pairs are as they were. */
+static int corr__answers(const struct correlate *c, const struct corr_scope *sc, int64_t now)
+{
+    for (size_t i = 0; i < c->npairs; i++) {
+        const struct corr_pair *p = c->pairs[i];
+        if (!p->failing && corr__in_scope(p, sc) && !corr__late(c, p->agent, now))
+            return 1;
+    }
+    return 0;
+}
+
+/* The narrowest thing that explains P's failure: the machine when nothing
+ * on it answers; else the service at P's port when nothing there answers
+ * (web:80 refused for tcp and for http://web/ alike: nginx is down); else
+ * P's own target (http://web/ answers 404 or slowly while web:80
+ * connects).  A closed port and a 404 on a machine that answers ping are
+ * two faults, each with its own code. */
+static void corr__scope_of(const struct correlate *c, const struct corr_pair *p, int64_t now,
+                           struct corr_scope *sc, char *component, size_t len)
+{
+    *sc = (struct corr_scope){.host = p->host, .port = -1};
+    snprintf(component, len, "%s", p->host);
+    if (!corr__answers(c, sc, now))
+        return;
+    sc->port = p->port;
+    if (!corr__answers(c, sc, now)) {
+        if (!p->port)
+            return;
+        /* The service by the least name its checks give the machine (one
+         * that is not an address if there is one), so that it does not
+         * depend on which of them fails first. */
+        char best[CORR_NAME] = "", h[CORR_NAME];
+        int best_literal = 1;
+        for (size_t i = 0; i < c->npairs; i++) {
+            if (!corr__in_scope(c->pairs[i], sc))
+                continue;
+            corr__host_of(c->pairs[i]->target, h, sizeof h);
+            int literal = corr__is_address(h);
+            if (!best[0] || literal < best_literal ||
+                (literal == best_literal && strcmp(h, best) < 0)) {
+                snprintf(best, sizeof best, "%s", h);
+                best_literal = literal;
+            }
+        }
+        snprintf(component, len, strchr(best, ':') ? "[%s]:%d" : "%s:%d", best, p->port);
+        return;
+    }
+    sc->target = p->target;
+    snprintf(component, len, "%s", p->target);
+}
+
+/* One machine, service or target failing from agents in several regions:
+ * a TARGET (corr__scope_of says which).  Machines failing at every address
+ * go first.  A diagnosis takes along the failures of other names at the
+ * addresses it explains (a name with several backends, one of them this
+ * machine), at the same port when it blames a service or a target: the
+ * same address is the same machine. */
 static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
                           size_t max)
 {
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < c->npairs; i++) {
             struct corr_pair *p = c->pairs[i];
-            if (p->explained || !p->failing || corr__quiet_agent_host(c, p->target, now))
+            if (p->explained || !p->failing || !corr__contacts(p) ||
+                corr__quiet_agent_host(c, p->target, now))
                 continue;
-            char host[CORR_NAME];
-            corr__host_of(p->target, host, sizeof host);
-            if (pass == 0 && !corr__host_down_everywhere(c, host))
+            struct corr_scope sc;
+            char component[CORR_NAME];
+            corr__scope_of(c, p, now, &sc, component, sizeof component);
+            if (pass == 0 && (sc.port >= 0 || !corr__host_down_everywhere(c, sc.host)))
                 continue;
             struct corr_spread all, bad;
-            corr__spread(c, 0, corr__on_host, host, &all);
-            corr__spread(c, 1, corr__on_host, host, &bad);
+            corr__spread(c, 0, corr__in_scope, &sc, &all);
+            corr__spread(c, 1, corr__in_scope, &sc, &bad);
             if (bad.nregions < (size_t)c->cfg.target_min_regions ||
                 (double)bad.nagents < c->cfg.target_share * (double)all.nagents)
                 continue;
-            struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, host);
+            struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, component);
             if (!d)
                 return;
             for (size_t k = 0; k < c->npairs; k++) {
                 struct corr_pair *q = c->pairs[k];
-                if (!q->explained && q->failing && corr__on_host(q, host))
+                if (!q->explained && q->failing && corr__in_scope(q, &sc))
                     corr__explain(c, d, q);
             }
-            if (pass == 0)
-                for (size_t k = 0; k < c->npairs; k++) {
-                    struct corr_pair *q = c->pairs[k];
-                    if (q->explained || !q->failing || !q->address[0])
-                        continue;
-                    for (size_t m = 0; m < c->npairs; m++)
-                        if (c->pairs[m]->explained && c->pairs[m]->address[0] &&
-                            corr__on_host(c->pairs[m], host) &&
-                            !strcmp(c->pairs[m]->address, q->address)) {
-                            corr__explain(c, d, q);
-                            break;
-                        }
-                }
+            for (size_t k = 0; k < c->npairs; k++) {
+                struct corr_pair *q = c->pairs[k];
+                if (q->explained || !q->failing || !corr__contacts(q) ||
+                    (sc.port >= 0 && q->port != sc.port) || (sc.target && q->probe != p->probe))
+                    continue;
+                for (size_t m = 0; m < c->npairs; m++)
+                    if (c->pairs[m]->explained && corr__in_scope(c->pairs[m], &sc) &&
+                        !strcmp(c->pairs[m]->address, q->address)) {
+                        corr__explain(c, d, q);
+                        break;
+                    }
+            }
             char list[200] = "";
             for (size_t t = 0; t < d->ntargets; t++) {
                 size_t len = strlen(list);
                 snprintf(list + len, sizeof list - len, "%s%s", t ? ", " : "", d->targets[t]);
             }
-            snprintf(d->explanation, sizeof d->explanation,
-                     "%s fails (%s) from %zu of the %zu agents probing it, in %zu regions", host,
-                     list, bad.nagents, all.nagents, bad.nregions);
+            int len = snprintf(d->explanation, sizeof d->explanation,
+                               "%s fails (%s) from %zu of the %zu agents probing it, in %zu regions",
+                               component, list, bad.nagents, all.nagents, bad.nregions);
+            if (sc.port >= 0 && len > 0 && (size_t)len < sizeof d->explanation)
+                snprintf(d->explanation + len, sizeof d->explanation - (size_t)len,
+                         sc.target ? "; %s answers at port %d" : "; %s answers", sc.host, sc.port);
         }
     }
 }
@@ -1352,6 +1559,7 @@ size_t correlate_evaluate(struct correlate *c, int64_t now_us, struct corr_diagn
     size_t n = 0;
     for (size_t i = 0; i < c->npairs; i++)
         c->pairs[i]->explained = 0;
+    corr__identify(c);
     corr__regions(c, now_us, out, &n, max);
     corr__silent_agents(c, now_us, out, &n, max);
     corr__agents(c, now_us, out, &n, max);

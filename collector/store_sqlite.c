@@ -507,10 +507,12 @@ int store_healed_at(struct store *st, const char *agents_json, const char *targe
     static const char sql[] =
         "WITH a AS (SELECT id FROM agent WHERE name IN (SELECT value FROM json_each(?1))),"
         " t AS (SELECT id FROM target WHERE name IN (SELECT value FROM json_each(?2))),"
-        " f AS (SELECT max(ts_us) AS last FROM result WHERE status <> 1 AND ts_us >= ?3"
-        "       AND target_id IN t AND agent_id IN a)"
-        " SELECT min(r.ts_us) FROM result r, f WHERE r.ts_us > f.last AND r.status = 1"
-        " AND r.target_id IN t AND r.agent_id IN a";
+        " f AS (SELECT agent_id, target_id, max(ts_us) AS last FROM result"
+        "       WHERE status <> 1 AND ts_us >= ?3 AND target_id IN t AND agent_id IN a"
+        "       GROUP BY agent_id, target_id)"
+        " SELECT max((SELECT min(r.ts_us) FROM result r WHERE r.ts_us > f.last"
+        "             AND r.agent_id = f.agent_id AND r.target_id = f.target_id AND r.status = 1))"
+        " FROM f";
     sqlite3_stmt *s;
     *healed_us = 0;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)

@@ -99,7 +99,7 @@ fault_at=$(date +%s)
 opened() { [ -n "$(fl incidents --open --json)" ]; }
 for _ in $(seq 60); do opened && break; sleep 1; done
 opened || fail "no incident opened within 60 s of the fault"
-expected='TARGET web.lab.test'
+expected='TARGET web.lab.test:80'
 seen=$(fl incidents --open --json | jq -r '"\(.verdict) \(.component)"' | paste -sd,)
 [ "$seen" = "$expected" ] || fail "the fault opened '$seen', not '$expected'"
 

@@ -52,8 +52,8 @@ CLI=$BUILD/cli/faultline
 
 # name | faults ("fault args" separated by ';') | expected ("VERDICT component" by ';')
 SCENARIOS=(
-    "web-down|web-down|TARGET web.lab.test"
-    "tcp-reset|tcp-reset 80|TARGET web.lab.test"
+    "web-down|web-down|TARGET web.lab.test:80"
+    "tcp-reset|tcp-reset 80|TARGET web.lab.test:80"
     "isolated-agent|isolate r3a2|AGENT r3a2"
     "region-cut|cut r1 r2|PATH r1<->r2"
     "uplink-loss|loss r2 30|REGION r2"
@@ -62,10 +62,10 @@ SCENARIOS=(
     "dns-servfail|dns-servfail|DNS_ZONE svc.lab.test"
     "mtu-blackhole|mtu-blackhole|MTU_BLACKHOLE far.lab.test"
     "router-down|router-down|HOP 10.77.103.2"
-    "slow-http|slow-http|TARGET web.lab.test"
+    "slow-http|slow-http|TARGET http://web.lab.test/"
     "server-drift|drift|DRIFT app.lab.test"
     "sysctl-drift|sysctl-drift r2a2|DRIFT lab-agent/tcp_syn_retries"
-    "isolated-agent+web-down|isolate r1a2;web-down|AGENT r1a2;TARGET web.lab.test"
+    "isolated-agent+web-down|isolate r1a2;web-down|AGENT r1a2;TARGET web.lab.test:80"
     "region-cut+dns-down|cut r2 r3;dns-down|PATH r2<->r3;DNS_RESOLVER 10.77.101.2"
 )
 

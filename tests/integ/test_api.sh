@@ -20,7 +20,7 @@ check "healthz" test "$(get /healthz)" = ok
 check "the page" bash -c "ip netns exec fl-coll curl -fs $API/ | grep -q '<title>faultline</title>'"
 
 "$LAB" fault web-down on >/dev/null
-web_open() { get '/api/v1/incidents?open=true' | jq -e 'map(select(.verdict == "TARGET" and .component == "web.lab.test")) | length == 1'; }
+web_open() { get '/api/v1/incidents?open=true' | jq -e 'map(select(.verdict == "TARGET" and .component == "web.lab.test:80")) | length == 1'; }
 check "web down: the API lists the open TARGET incident" wait_until 60 "incident" web_open
 id=$(get '/api/v1/incidents?open=1' | jq '.[0].id')
 check "API incidents equal the CLI's" \
@@ -33,7 +33,7 @@ check "filters: an agent not involved" test "$(get '/api/v1/incidents?agent=nobo
 check "filters: a code that is not one is a 400" test "$(status '/api/v1/incidents?code=zz')" = 400
 check "incident $id carries evidence: the failures that opened it and the traces they triggered" \
     bash -c "ip netns exec fl-coll curl -s $API/api/v1/incidents/$id | jq -e '(.evidence.failures | length) > 0 and (.evidence.traces | length) > 0 and (.evidence.failures | all(.status != \"ok\"))'"
-check "incident $id by id" test "$(get "/api/v1/incidents/$id" | jq -r '.verdict + " " + .component')" = "TARGET web.lab.test"
+check "incident $id by id" test "$(get "/api/v1/incidents/$id" | jq -r '.verdict + " " + .component')" = "TARGET web.lab.test:80"
 check "metrics: one TARGET open" bash -c "ip netns exec fl-coll curl -s $API/metrics | grep -qx 'faultline_incidents_open{verdict=\"TARGET\"} 1'"
 check "metrics: results stored" bash -c "ip netns exec fl-coll curl -s $API/metrics | awk '/^faultline_results_stored_total/ { exit !(\$2 > 0) }'"
 check "metrics: promtool check metrics" bash -c "ip netns exec fl-coll curl -s $API/metrics | promtool check metrics"
@@ -44,7 +44,7 @@ closed() { get "/api/v1/incidents/$id" | jq -e '.open == false'; }
 check "healed: closed" wait_until 60 "closed" closed
 dur=$(get "/api/v1/incidents/$id" | jq .duration_s)
 check "summary: MTTR is the incident's duration ($dur s)" \
-    jq -e --argjson d "$dur" '.by_component["TARGET web.lab.test"].mttr_s - $d | fabs < 0.01' <<<"$(get /api/v1/summary)"
+    jq -e --argjson d "$dur" '.by_component["TARGET web.lab.test:80"].mttr_s - $d | fabs < 0.01' <<<"$(get /api/v1/summary)"
 # No number carries the noise of its binary form (155.28862800000002).
 clean() { ! get /api/v1/summary | grep -Eo '[0-9]+\.[0-9]+' | awk 'length($0) > 16' | grep -q .; }
 check "summary: durations printed with the digits they have: $(get /api/v1/summary | jq -c .total.mttr_s)" clean

@@ -11,7 +11,7 @@ demo() { # RUN_DIR OUT [demo arguments]
     FL_BUILD_DIR=$BUILD FL_DEMO_DIR=$dir "$ROOT/deploy/demo.sh" "$@" >"$out" 2>&1
 }
 passed() { # OUT
-    grep -q 'demo passed: results from all six agents, the incident (TARGET web.lab.test) and its closing' "$1"
+    grep -q 'demo passed: results from all six agents, the incident (TARGET web.lab.test:80) and its closing' "$1"
 }
 
 forty=$(mktemp -d /tmp/fl-demo-XXXXXX) # 19 characters, like /tmp/faultline-demo

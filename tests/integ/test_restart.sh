@@ -17,8 +17,8 @@ now_us() { date +%s%6N; }
 agents_up() { [ "$(get /api/v1/agents | jq length)" -eq 6 ]; }
 wait_until 30 "six agents" agents_up
 
-# The incident TARGET web.lab.test open now (its id), or nothing.
-web_incident() { get '/api/v1/incidents?open=true&verdict=TARGET&component=web.lab.test' | jq -e '.[0].id'; }
+# The incident TARGET web.lab.test:80 open now (its id), or nothing.
+web_incident() { get '/api/v1/incidents?open=true&verdict=TARGET&component=web.lab.test:80' | jq -e '.[0].id'; }
 # Alertmanager's alerts for incident $1: "state startsAt generatorURL", one line each.
 am_alerts() { am | jq -r --arg id "$1" '.[] | select(.labels.incident == $id) | "\(.status.state) \(.startsAt) \(.generatorURL)"'; }
 am_shows() { [ "$(am_alerts "$1" | wc -l)" -eq 1 ]; }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "correlate.h"
+#include "faultcode.h"
 
 #define S 1000000LL
 #define ICMP 1
@@ -115,7 +116,7 @@ static void target_down_is_one_target_diagnosis(void **state)
     assert_int_equal(rounds(2, web_down), 0); /* hysteresis: not yet */
     assert_int_equal(rounds(1, web_down), 1);
     assert_int_equal(diag[0].verdict, CORR_TARGET);
-    assert_string_equal(diag[0].component, "web");
+    assert_string_equal(diag[0].component, "web:80"); /* the machine answers at :53 */
     assert_int_equal(diag[0].nagents, 6);
     assert_non_null(strstr(diag[0].explanation, "6 of the 6 agents"));
     assert_int_equal(rounds(1, none), 1); /* one success does not close it */
@@ -186,7 +187,7 @@ static void two_faults_at_once_are_two_diagnoses(void **state)
     assert_int_equal(diag[0].verdict, CORR_AGENT);
     assert_string_equal(diag[0].component, "r1a2");
     assert_int_equal(diag[1].verdict, CORR_TARGET);
-    assert_string_equal(diag[1].component, "web");
+    assert_string_equal(diag[1].component, "web:80");
     assert_int_equal(diag[1].nagents, 5); /* r1a2's failure is explained already */
 }
 
@@ -230,7 +231,7 @@ static void flapping_target_opens_by_success_rate_and_holds(void **state)
         round_of(flapping);
         assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
         assert_int_equal(diag[0].verdict, CORR_TARGET);
-        assert_string_equal(diag[0].component, "web");
+        assert_string_equal(diag[0].component, "web:80");
     }
     /* Healed: the window (5 min, 60 rounds) still holds failures. */
     for (int i = 0; i < 50; i++) {
@@ -679,16 +680,93 @@ static void services_of_one_host_are_one_target(void **state)
     for (int i = 0; i < 3; i++) {
         round_of(none);
         for (int a = 0; a < 6; a++) {
-            feed(agents[a], "web.lab:80", "", "10.0.0.1", TCP, 0);
-            feed(agents[a], "http://web.lab/", "", "10.0.0.1", 3, 0);
-            feed(agents[a], "web.lab", "", "10.0.0.1", ICMP, 1);
+            feed(agents[a], "web.lab:80", "", "10.0.0.9", TCP, 0);
+            feed(agents[a], "http://web.lab/", "", "10.0.0.9", 3, 0);
+            feed(agents[a], "web.lab", "", "10.0.0.9", ICMP, 1);
         }
     }
     assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
     assert_int_equal(diag[0].verdict, CORR_TARGET);
-    assert_string_equal(diag[0].component, "web.lab");
+    assert_string_equal(diag[0].component, "web.lab:80"); /* it answers ping: the service */
     assert_int_equal(diag[0].ntargets, 2);
     assert_int_equal(diag[0].npairs, 12);
+    assert_non_null(strstr(diag[0].explanation, "; web.lab answers"));
+}
+
+/* One machine probed by name by some agents and by address by others
+ * ("localhost:8080" and "127.0.0.1:8080"): one TARGET, named by the name,
+ * whichever of the two was seen first. */
+static void feed_machine(int literal_first, int rounds_n)
+{
+    for (int i = 0; i < rounds_n; i++) {
+        for (int k = 0; k < 2; k++) {
+            int literal = k == 0 ? literal_first : !literal_first;
+            for (int a = 0; a < 6; a++)
+                if ((a % 2 == 1) == literal) {
+                    feed(agents[a], literal ? "127.0.0.1:8080" : "localhost:8080", "", "127.0.0.1",
+                         TCP, 0);
+                    feed(agents[a], literal ? "127.0.0.1" : "localhost", "", "127.0.0.1", ICMP, 0);
+                }
+        }
+        now += 5 * S;
+    }
+}
+
+static void one_machine_by_name_and_by_address_is_one_target(void **state)
+{
+    for (int literal_first = 0; literal_first < 2; literal_first++) {
+        correlate_free(&c);
+        c = correlate_new(NULL);
+        feed_machine(literal_first, 3);
+        assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+        assert_int_equal(diag[0].verdict, CORR_TARGET);
+        assert_string_equal(diag[0].component, "localhost");
+        assert_int_equal(diag[0].npairs, 12); /* both names, both probes, six agents */
+        assert_int_equal(diag[0].ntargets, 4);
+        /* And it stays so, evaluation after evaluation. */
+        for (int i = 0; i < 5; i++) {
+            feed_machine(!literal_first, 1);
+            assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+            assert_string_equal(diag[0].component, "localhost");
+        }
+    }
+}
+
+static void feed_fault(const char *agent, const char *target, const char *address, int probe,
+                       uint16_t fault)
+{
+    struct corr_input in = {.agent = agent, .region = region_of(agent), .target = target,
+                            .target_region = "", .address = address, .probe = probe,
+                            .ok = !fault, .fault = fault, .ts_us = now};
+    correlate_result(c, &in);
+}
+
+/* A machine that answers ping and port 80, with port 81 closed and its web
+ * page answering 404: two faults, each with its own code and target. */
+static void a_closed_port_and_a_404_on_a_host_that_answers_are_two_faults(void **state)
+{
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed_fault(agents[a], "web.lab", "10.0.0.9", ICMP, 0);
+            feed_fault(agents[a], "web.lab:80", "10.0.0.9", TCP, 0);
+            feed_fault(agents[a], "web.lab:81", "10.0.0.9", TCP, FL_FAULT_TCP_REFUSED);
+            feed_fault(agents[a], "http://web.lab/", "10.0.0.9", 3, FL_FAULT_HTTP_STATUS);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 2);
+    const struct corr_diagnosis *port = !strcmp(diag[0].component, "web.lab:81") ? &diag[0] : &diag[1];
+    const struct corr_diagnosis *page = port == &diag[0] ? &diag[1] : &diag[0];
+    assert_int_equal(port->verdict, CORR_TARGET);
+    assert_string_equal(port->component, "web.lab:81");
+    assert_int_equal(port->fault, FL_FAULT_TCP_REFUSED);
+    assert_int_equal(port->ntargets, 1);
+    assert_non_null(strstr(port->explanation, "; web.lab answers"));
+    assert_int_equal(page->verdict, CORR_TARGET);
+    assert_string_equal(page->component, "http://web.lab/");
+    assert_int_equal(page->fault, FL_FAULT_HTTP_STATUS);
+    assert_int_equal(page->ntargets, 1);
+    assert_non_null(strstr(page->explanation, "; web.lab answers at port 80"));
 }
 
 /* One server for everything: SERVFAIL for two names of one zone is the
@@ -764,6 +842,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_machine_by_name_and_by_address_is_one_target, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            a_closed_port_and_a_404_on_a_host_that_answers_are_two_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(
             unreachable_agent_host_is_a_target_only_while_its_agent_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(sysctl_drifting_within_a_role, setup, teardown),

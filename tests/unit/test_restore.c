@@ -155,6 +155,11 @@ static void healed_at_is_the_first_good_result_after_the_last_failure(void **sta
     assert_int_equal(store_healed_at(f->st, "[\"a1\",\"a2\",\"a3\"]", "[\"web:80\"]", T0, &healed),
                      0);
     assert_int_equal(healed, T0 + 4 * EVERY);
+    /* A target that never failed says nothing about when the others healed. */
+    assert_int_equal(store_healed_at(f->st, "[\"a1\",\"a2\",\"a3\"]", "[\"web:80\",\"dns:53\"]", T0,
+                                     &healed),
+                     0);
+    assert_int_equal(healed, T0 + 4 * EVERY);
     /* What the incident does not name does not count. */
     assert_int_equal(store_healed_at(f->st, "[\"a1\"]", "[\"dns:53\"]", T0, &healed), 0);
     assert_int_equal(healed, 0);
