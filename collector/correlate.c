@@ -42,6 +42,7 @@ struct corr_pair {
     int probe;
     int failing, fails, oks, black_hole, explained;
     int hard;     /* failing by consecutive failures */
+    int64_t last_ts, gap_us; /* its latest result, and the time since the one before */
     int windowed; /* failing by a window rule */
     uint16_t fault;
     struct corr_sample samples[CORR_WINDOW]; /* a ring, since the last recovery */
@@ -347,6 +348,10 @@ static uint16_t corr__window_rule(const struct correlate *c, const struct corr_p
 static void corr__update(const struct correlate *c, struct corr_pair *p,
                          const struct corr_input *in)
 {
+    if (p->last_ts && in->ts_us > p->last_ts)
+        p->gap_us = in->ts_us - p->last_ts;
+    if (in->ts_us > p->last_ts)
+        p->last_ts = in->ts_us;
     struct corr_sample *s = &p->samples[p->next_sample];
     p->next_sample = (p->next_sample + 1) % CORR_WINDOW;
     if (p->nsamples < CORR_WINDOW)
@@ -1309,13 +1314,23 @@ static int corr__in_scope(const struct corr_pair *p, const void *arg)
            (!sc->target || !strcmp(p->target, sc->target));
 }
 
-/* Does something in SCOPE answer (a pair of it is healthy)?  Only agents
- * that report now say so: a quiet agent's pairs are as they were. */
+/* Is P's health news?  Its latest result is no older than two of its own
+ * intervals (and a second for the way): an agent that went quiet, or a
+ * check that stopped, leaves its pairs as they were. */
+static int corr__fresh(const struct correlate *c, const struct corr_pair *p, int64_t now)
+{
+    int64_t gap = p->gap_us ? p->gap_us : c->cfg.silent_after_us / 2;
+    return now - p->last_ts <= 2 * gap + 1000000;
+}
+
+/* Does something in SCOPE answer now (a pair of it is healthy, and says so
+ * lately, from an agent that reports)? */
 static int corr__answers(const struct correlate *c, const struct corr_scope *sc, int64_t now)
 {
     for (size_t i = 0; i < c->npairs; i++) {
         const struct corr_pair *p = c->pairs[i];
-        if (!p->failing && corr__in_scope(p, sc) && !corr__late(c, p->agent, now))
+        if (!p->failing && corr__in_scope(p, sc) && corr__fresh(c, p, now) &&
+            !corr__late(c, p->agent, now))
             return 1;
     }
     return 0;

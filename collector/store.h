@@ -76,8 +76,8 @@ int store_incident_close(struct store *st, int64_t id, int64_t end_us);
 
 /* When the failures of the agents AGENTS_JSON toward the targets
  * TARGETS_JSON (JSON arrays of names) since SINCE_US stopped: for each
- * (agent, target, address) that failed, the first good result after its
- * last failure; the latest of those into *HEALED_US; 0 when there is none
+ * (agent, target, address) that failed, the end of the first good result
+ * after its last failure; the latest of those into *HEALED_US; 0 when there is none
  * (none failed, or none came good).  An incident
  * ends then, not when the engine was sure of it, nor when a collector
  * that was down came back.  0 or -1. */

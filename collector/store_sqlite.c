@@ -510,7 +510,7 @@ int store_healed_at(struct store *st, const char *agents_json, const char *targe
         " f AS (SELECT agent_id, target_id, max(ts_us) AS last FROM result"
         "       WHERE status <> 1 AND ts_us >= ?3 AND target_id IN t AND agent_id IN a"
         "       GROUP BY agent_id, target_id)"
-        " SELECT max((SELECT min(r.ts_us) FROM result r WHERE r.ts_us > f.last"
+        " SELECT max((SELECT min(r.ts_us + r.duration_us) FROM result r WHERE r.ts_us > f.last"
         "             AND r.agent_id = f.agent_id AND r.target_id = f.target_id AND r.status = 1))"
         " FROM f";
     sqlite3_stmt *s;

@@ -769,6 +769,31 @@ static void a_closed_port_and_a_404_on_a_host_that_answers_are_two_faults(void *
     assert_non_null(strstr(page->explanation, "; web.lab answers at port 80"));
 }
 
+/* What answers must say so lately: a check that stopped (r1a1's, here,
+ * whose last results were good) does not make the service look alive. */
+static void a_check_that_stopped_does_not_answer_for_a_service(void **state)
+{
+    for (int a = 0; a < 6; a++) {
+        feed_fault(agents[a], "web.lab", "10.0.0.9", ICMP, 0);
+        feed_fault(agents[a], "web.lab:80", "10.0.0.9", TCP, 0);
+        feed_fault(agents[a], "http://web.lab/", "10.0.0.9", 3, 0);
+    }
+    now += 5 * S;
+    for (int i = 0; i < 4; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed_fault(agents[a], "web.lab", "10.0.0.9", ICMP, 0);
+            if (a == 0)
+                continue; /* r1a1 probes web.lab:80 and its page no more */
+            feed_fault(agents[a], "web.lab:80", "10.0.0.9", TCP, FL_FAULT_TCP_REFUSED);
+            feed_fault(agents[a], "http://web.lab/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_string_equal(diag[0].component, "web.lab:80");
+    assert_int_equal(diag[0].ntargets, 2);
+}
+
 /* One server for everything: SERVFAIL for two names of one zone is the
  * zone; failing for every name is the server. */
 static void one_server_zone_then_resolver(void **state)
@@ -846,6 +871,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             a_closed_port_and_a_404_on_a_host_that_answers_are_two_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_check_that_stopped_does_not_answer_for_a_service, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             unreachable_agent_host_is_a_target_only_while_its_agent_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(sysctl_drifting_within_a_role, setup, teardown),
