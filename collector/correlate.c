@@ -1382,19 +1382,40 @@ static void corr__scope_of(const struct correlate *c, const struct corr_pair *p,
  * addresses it explains (a name with several backends, one of them this
  * machine), at the same port when it blames a service or a target: the
  * same address is the same machine. */
+static int corr__cmp_service(const void *a, const void *b)
+{
+    const struct corr_pair *x = *(struct corr_pair *const *)a, *y = *(struct corr_pair *const *)b;
+    int r = strcmp(x->host, y->host);
+    if (!r)
+        r = x->port - y->port;
+    if (!r)
+        r = strcmp(x->target, y->target);
+    return r;
+}
+
 static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosis *out, size_t *n,
                           size_t max)
 {
-    for (int pass = 0; pass < 2; pass++) {
+    /* The widest blame first (machines down at every address, machines,
+     * services, targets), and in each the pairs by name: which result came
+     * first, or the order a restarted collector read them back in, never
+     * decides what is blamed. */
+    struct corr_pair **order = malloc((c->npairs ? c->npairs : 1) * sizeof *order);
+    if (!order)
+        return;
+    memcpy(order, c->pairs, c->npairs * sizeof *order);
+    qsort(order, c->npairs, sizeof *order, corr__cmp_service);
+    for (int pass = 0; pass < 4; pass++) {
         for (size_t i = 0; i < c->npairs; i++) {
-            struct corr_pair *p = c->pairs[i];
+            struct corr_pair *p = order[i];
             if (p->explained || !p->failing || !corr__contacts(p) ||
                 corr__quiet_agent_host(c, p->target, now))
                 continue;
             struct corr_scope sc;
             char component[CORR_NAME];
             corr__scope_of(c, p, now, &sc, component, sizeof component);
-            if (pass == 0 && (sc.port >= 0 || !corr__host_down_everywhere(c, sc.host)))
+            int level = sc.target ? 3 : sc.port >= 0 ? 2 : 1;
+            if (pass == 0 ? level != 1 || !corr__host_down_everywhere(c, sc.host) : level != pass)
                 continue;
             struct corr_spread all, bad;
             corr__spread(c, 0, corr__in_scope, &sc, &all);
@@ -1404,14 +1425,14 @@ static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosi
                 continue;
             struct corr_diagnosis *d = corr__new(out, n, max, CORR_TARGET, component);
             if (!d)
-                return;
+                break;
             for (size_t k = 0; k < c->npairs; k++) {
-                struct corr_pair *q = c->pairs[k];
+                struct corr_pair *q = order[k];
                 if (!q->explained && q->failing && corr__in_scope(q, &sc))
                     corr__explain(c, d, q);
             }
             for (size_t k = 0; k < c->npairs; k++) {
-                struct corr_pair *q = c->pairs[k];
+                struct corr_pair *q = order[k];
                 if (q->explained || !q->failing || !corr__contacts(q) ||
                     (sc.port >= 0 && q->port != sc.port) || (sc.target && q->probe != p->probe))
                     continue;
@@ -1435,6 +1456,7 @@ static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosi
                          sc.target ? "; %s answers at port %d" : "; %s answers", sc.host, sc.port);
         }
     }
+    free(order);
 }
 
 /* Different Server headers from the addresses behind one HTTP target, in

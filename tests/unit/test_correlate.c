@@ -794,6 +794,39 @@ static void a_check_that_stopped_does_not_answer_for_a_service(void **state)
     assert_int_equal(diag[0].ntargets, 2);
 }
 
+/* web's port 80 is down; app is a name with two backends, web and far.
+ * Whichever pairs the engine met first, the blame is web's service and it
+ * takes app's failures at web's address along: one diagnosis. */
+static void feed_backends(int app_first)
+{
+    for (int k = 0; k < 2; k++)
+        for (int a = 0; a < 6; a++) {
+            if ((k == 0) == app_first) {
+                feed_fault(agents[a], "http://app/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
+                feed_fault(agents[a], "http://app/", "10.0.0.8", 3, 0);
+            } else {
+                feed_fault(agents[a], "web", "10.0.0.9", ICMP, 0);
+                feed_fault(agents[a], "web:80", "10.0.0.9", TCP, FL_FAULT_TCP_REFUSED);
+                feed_fault(agents[a], "http://web/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
+            }
+        }
+    now += 5 * S;
+}
+
+static void the_blame_does_not_depend_on_which_result_came_first(void **state)
+{
+    for (int app_first = 0; app_first < 2; app_first++) {
+        correlate_free(&c);
+        c = correlate_new(NULL);
+        for (int i = 0; i < 3; i++)
+            feed_backends(app_first);
+        assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+        assert_string_equal(diag[0].component, "web:80");
+        assert_int_equal(diag[0].ntargets, 3); /* web:80, http://web/, http://app/ */
+        assert_int_equal(diag[0].npairs, 18);
+    }
+}
+
 /* One server for everything: SERVFAIL for two names of one zone is the
  * zone; failing for every name is the server. */
 static void one_server_zone_then_resolver(void **state)
@@ -873,6 +906,8 @@ int main(void)
             a_closed_port_and_a_404_on_a_host_that_answers_are_two_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(a_check_that_stopped_does_not_answer_for_a_service, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(the_blame_does_not_depend_on_which_result_came_first,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             unreachable_agent_host_is_a_target_only_while_its_agent_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(sysctl_drifting_within_a_role, setup, teardown),
