@@ -49,6 +49,7 @@ struct corr_pair {
     size_t nsamples, next_sample;
     char server[64]; /* http: the Server header of the last answer */
     char host[CORR_NAME]; /* the machine it contacts, one name for it (corr__identify) */
+    int naddrs;           /* how many addresses the name it was written with reaches */
     int port;             /* the service it contacts there: tcp/http port, 0 for none */
     struct corr_pair *next;    /* hash chain */
     struct corr_pair *sibling;    /* ring of the other addresses of (agent, target, probe) */
@@ -1143,6 +1144,7 @@ out:
 struct corr_name {
     char name[CORR_NAME];
     char addrs[512]; /* its addresses, sorted, joined with ' ' */
+    int naddrs;
     int literal;     /* the name is an address */
     const char *canonical;
 };
@@ -1218,6 +1220,7 @@ static void corr__identify(struct correlate *c)
             nn++;
         }
         struct corr_name *x = &names[nn - 1];
+        x->naddrs++;
         size_t len = strlen(x->addrs);
         snprintf(x->addrs + len, sizeof x->addrs - len, "%s%s", len ? " " : "", na[i].address);
     }
@@ -1239,6 +1242,7 @@ static void corr__identify(struct correlate *c)
             snprintf(key.name, sizeof key.name, "%s", hosts[i]);
             const struct corr_name *x = bsearch(&key, names, nn, sizeof *names, corr__cmp_name);
             snprintf(c->pairs[i]->host, sizeof c->pairs[i]->host, "%s", x ? x->canonical : hosts[i]);
+            c->pairs[i]->naddrs = x ? x->naddrs : 0;
         }
     }
     free(canon);
@@ -1323,13 +1327,14 @@ static int corr__fresh(const struct correlate *c, const struct corr_pair *p, int
     return now - p->last_ts <= 2 * gap + 1000000;
 }
 
-/* Does something in SCOPE answer now (a pair of it is healthy, and says so
- * lately, from an agent that reports)? */
+/* Does something in SCOPE answer now (a pair of it whose latest result was
+ * good, lately, from an agent that reports)?  A pair on its way to failing
+ * (a failure or two, not yet open_after) does not. */
 static int corr__answers(const struct correlate *c, const struct corr_scope *sc, int64_t now)
 {
     for (size_t i = 0; i < c->npairs; i++) {
         const struct corr_pair *p = c->pairs[i];
-        if (!p->failing && corr__in_scope(p, sc) && corr__fresh(c, p, now) &&
+        if (!p->failing && p->oks > 0 && corr__in_scope(p, sc) && corr__fresh(c, p, now) &&
             !corr__late(c, p->agent, now))
             return 1;
     }
@@ -1385,7 +1390,9 @@ static void corr__scope_of(const struct correlate *c, const struct corr_pair *p,
 static int corr__cmp_service(const void *a, const void *b)
 {
     const struct corr_pair *x = *(struct corr_pair *const *)a, *y = *(struct corr_pair *const *)b;
-    int r = strcmp(x->host, y->host);
+    int r = x->naddrs - y->naddrs; /* a machine before a name with several backends */
+    if (!r)
+        r = strcmp(x->host, y->host);
     if (!r)
         r = x->port - y->port;
     if (!r)
@@ -1397,9 +1404,10 @@ static void corr__targets(struct correlate *c, int64_t now, struct corr_diagnosi
                           size_t max)
 {
     /* The widest blame first (machines down at every address, machines,
-     * services, targets), and in each the pairs by name: which result came
-     * first, or the order a restarted collector read them back in, never
-     * decides what is blamed. */
+     * services, targets), and in each the pairs of one machine before those
+     * of names with several backends, then by name: which result came first,
+     * or the order a restarted collector read them back in, never decides
+     * what is blamed. */
     struct corr_pair **order = malloc((c->npairs ? c->npairs : 1) * sizeof *order);
     if (!order)
         return;

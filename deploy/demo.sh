@@ -73,8 +73,9 @@ reporting() { # the agents with results stored
     sqlite3 -cmd '.timeout 2000' "$RUN/faultline.db" \
         'SELECT name FROM agent WHERE id IN (SELECT DISTINCT agent_id FROM result) ORDER BY name' 2>/dev/null | paste -sd' '
 }
-# Results within 20 s, from all six agents within 40 s, then a few rounds
-# of them: the paths that work are traced every 15 s.
+# Results within 20 s, from all six agents within 40 s, then a traceroute of
+# the paths that work from every agent (traced every 15 s): a fault's failing
+# paths are compared with them.
 t0=$SECONDS
 until [ "$(stored)" -gt 0 ]; do
     [ $((SECONDS - t0)) -lt 20 ] || fail "no results stored within 20 s"
@@ -84,7 +85,15 @@ until [ "$(reporting | wc -w)" -eq 6 ]; do
     [ $((SECONDS - t0)) -lt 40 ] || fail "after 40 s only these agents have reported: $(reporting)"
     sleep 1
 done
-while [ $((SECONDS - t0)) -lt 30 ]; do sleep 5; printf '  %3ds: %s results stored\n' $((SECONDS - t0)) "$(stored)"; done
+traced() { # the agents with a traceroute stored
+    sqlite3 -cmd '.timeout 2000' "$RUN/faultline.db" \
+        'SELECT count(DISTINCT agent_id) FROM result WHERE probe = 6' 2>/dev/null || echo 0
+}
+until [ "$(traced)" -eq 6 ]; do
+    [ $((SECONDS - t0)) -lt 60 ] || fail "after 60 s only $(traced) of six agents have traced the paths that work"
+    sleep 1
+done
+printf '  %3ds: %s results stored, paths traced from all six agents\n' $((SECONDS - t0)) "$(stored)"
 echo "  results from all six agents: $(reporting)"
 
 say "faultline agents"

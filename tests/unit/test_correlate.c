@@ -827,6 +827,27 @@ static void the_blame_does_not_depend_on_which_result_came_first(void **state)
     }
 }
 
+/* web's port 80 goes down; its tcp checks have failed twice, not yet
+ * three times, when the page's checks open: the port does not answer (its
+ * latest answers failed), so the blame is the service from the start, not
+ * the page, nor app, a name with web among its backends. */
+static void a_service_on_its_way_down_does_not_answer(void **state)
+{
+    for (int i = 0; i < 3; i++) {
+        for (int a = 0; a < 6; a++) {
+            feed_fault(agents[a], "http://app/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
+            feed_fault(agents[a], "http://app/", "10.0.0.8", 3, 0);
+            feed_fault(agents[a], "web", "10.0.0.9", ICMP, 0);
+            feed_fault(agents[a], "web:80", "10.0.0.9", TCP, i ? FL_FAULT_TCP_REFUSED : 0);
+            feed_fault(agents[a], "http://web/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
+        }
+        now += 5 * S;
+    }
+    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
+    assert_string_equal(diag[0].component, "web:80");
+    assert_int_equal(diag[0].ntargets, 2); /* http://web/, http://app/; web:80 is not failing yet */
+}
+
 /* One server for everything: SERVFAIL for two names of one zone is the
  * zone; failing for every name is the server. */
 static void one_server_zone_then_resolver(void **state)
@@ -908,6 +929,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(the_blame_does_not_depend_on_which_result_came_first,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_service_on_its_way_down_does_not_answer, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             unreachable_agent_host_is_a_target_only_while_its_agent_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(sysctl_drifting_within_a_role, setup, teardown),
