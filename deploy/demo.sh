@@ -11,12 +11,17 @@
 #     --keep       leave the lab and the fleet running
 #     --allow DIR  the collector's allow-list directory (default: every
 #                  agent's key; an empty one shows what a refusal looks like)
-#   FL_DEMO_DIR (default /tmp/faultline-demo) holds keys, logs and the
-#   database; FL_BUILD_DIR (default build/) the build.
+#   FL_DEMO_DIR (default /tmp/faultline-demo; demo-run/ in the source tree
+#   when the tree is in it) holds keys, logs and the database; FL_BUILD_DIR
+#   (default build/) the build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${FL_BUILD_DIR:-$ROOT/build}
 RUN=${FL_DEMO_DIR:-/tmp/faultline-demo}
+RUN=${RUN%/}
+# The run directory is emptied first: never the tree the demo runs from
+# (a clone made at /tmp/faultline-demo keeps its run in demo-run/).
+case "$ROOT/" in "$RUN"/*) RUN=$ROOT/demo-run ;; esac
 LAB=$ROOT/deploy/lab/lab.sh
 FLEET=$ROOT/deploy/lab/fleet.sh
 KEEP=0
