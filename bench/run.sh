@@ -11,4 +11,5 @@ for sync in full normal; do
     "$BUILD/bench/bench_ingest" --collector "$BUILD/collector/faultline-collector" \
         --results 500000 --agents 10 --batch 256 --sync "$sync"
 done
+for agents in 100 1000; do "$BUILD/bench/bench_correlate" "$agents" 10 9; done
 "$ROOT/bench/agent_cpu.sh" "$BUILD" 200 30
