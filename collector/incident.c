@@ -267,11 +267,13 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
             i++;
             continue;
         }
-        /* It ended when what it explains came good, which may be well
-         * before now: the engine's hysteresis, or a collector that was down
-         * while it healed and learns of it from the agents' backlogs. */
-        int64_t end_us = now_us, healed_us;
-        if (store_healed_at(inc->st, o->agents, o->targets, o->start_us, &healed_us) != 0)
+        /* It ended when the failures it explains came good, which may be
+         * well before now: the engine's hysteresis, or a collector that was
+         * down while it healed and learns of it from the agents' backlogs.
+         * DRIFT is made of good answers that disagree: it ends when seen gone. */
+        int64_t end_us = now_us, healed_us = 0;
+        if (strcmp(o->verdict, correlate_verdict_name(CORR_DRIFT)) &&
+            store_healed_at(inc->st, o->agents, o->targets, o->start_us, &healed_us) != 0)
             return -1;
         if (healed_us > o->start_us && healed_us < now_us)
             end_us = healed_us;

@@ -260,6 +260,35 @@ static void a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_he
     correlate_free(&again);
 }
 
+/* DRIFT is made of good answers that disagree: failures of its targets
+ * along the way say nothing about when it ended. */
+static void drift_ends_when_it_is_seen_gone(void **state)
+{
+    struct fixture *f = *state;
+    struct incidents *inc = incidents_new(f->st, 0);
+    round_of(f, 0, 1, NULL, 0); /* a failure of web:80, then good answers */
+    round_of(f, 1, 0, NULL, 0);
+    struct corr_diagnosis d = {.verdict = CORR_DRIFT, .fault = 0x4145, .nagents = 1,
+                               .ntargets = 1};
+    snprintf(d.component, sizeof d.component, "web:80");
+    snprintf(d.agents[0], sizeof d.agents[0], "a1");
+    snprintf(d.targets[0], sizeof d.targets[0], "web:80");
+    snprintf(d.explanation, sizeof d.explanation, "Server headers differ");
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(incidents_apply(inc, &d, 1, T0 - S, NULL, NULL), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    round_of(f, 2, 1, NULL, 0);
+    round_of(f, 3, 0, NULL, 0);
+    resolves = 0;
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(incidents_apply(inc, NULL, 0, T0 + 60 * S, NULL, NULL), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    incidents_flush_events(inc, count_event, NULL);
+    assert_int_equal(resolves, 1);
+    assert_int_equal(resolved_end, T0 + 60 * S);
+    incidents_free(&inc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +299,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_healed, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(drift_ends_when_it_is_seen_gone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
