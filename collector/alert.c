@@ -81,12 +81,6 @@ const char *alert_event_name(enum alert_event e)
     return "?";
 }
 
-int alert_level(uint16_t fault)
-{
-    unsigned sev = (fault >> 4) & 0xf;
-    return sev >= 12 ? 1 : sev >= 8 ? 2 : sev >= 4 ? 3 : 4;
-}
-
 /* ---- payloads ------------------------------------------------------------ */
 
 static json_t *alert__incident(const struct alert_incident *in)
@@ -94,7 +88,7 @@ static json_t *alert__incident(const struct alert_incident *in)
     char code[8], fault[128], level[4];
     snprintf(code, sizeof code, "0x%04x", in->fault);
     fault_format(in->fault, fault, sizeof fault);
-    int l = alert_level(in->fault);
+    int l = fault_level(in->fault);
     snprintf(level, sizeof level, l < 4 ? "L%d" : "-", l);
     return json_pack("{sI ss ss ss ss ss ss so so so so}", "id", (json_int_t)in->id, "verdict",
                      in->verdict, "component", in->component, "severity", level, "fault_code",
@@ -121,7 +115,7 @@ static char *alert__am_alert(const struct alerter *a, const struct alert_inciden
     char id[24], code[8], level[4];
     snprintf(id, sizeof id, "%lld", (long long)in->id);
     snprintf(code, sizeof code, "0x%04x", in->fault);
-    int l = alert_level(in->fault);
+    int l = fault_level(in->fault);
     snprintf(level, sizeof level, l < 4 ? "L%d" : "info", l);
     json_t *labels = json_pack("{ss ss ss ss ss}", "alertname", "FaultlineIncident", "verdict",
                                in->verdict, "component", in->component, "severity", level,
@@ -354,7 +348,7 @@ void alerter_destroy(struct alerter **pa)
 void alerter_event(struct alerter *a, enum alert_event ev, const struct alert_incident *in,
                    int64_t now_us)
 {
-    int level = alert_level(in->fault);
+    int level = fault_level(in->fault);
     for (size_t i = 0; i < a->nsinks; i++) {
         struct alert_sink *s = &a->sinks[i];
         if (level > s->cfg.level)
@@ -386,7 +380,7 @@ void alerter_adopt(struct alerter *a, const struct alert_incident *in)
 {
     for (size_t i = 0; i < a->nsinks; i++) {
         struct alert_sink *s = &a->sinks[i];
-        if (s->cfg.type != ALERT_SINK_ALERTMANAGER || alert_level(in->fault) > s->cfg.level)
+        if (s->cfg.type != ALERT_SINK_ALERTMANAGER || fault_level(in->fault) > s->cfg.level)
             continue;
         char *alert = alert__am_alert(a, in, 0);
         if (alert)

@@ -90,7 +90,4 @@ const struct alert_counters *alerter_counters(const struct alerter *a);
 /* The JSON body a webhook or exec sink gets for EV (caller frees). */
 char *alert_payload_json(enum alert_event ev, const struct alert_incident *in);
 
-/* Level of a fault code: 1 (L1 critical) .. 3 (L3 warning), 4 below that. */
-int alert_level(uint16_t fault);
-
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faultcode.h"
 #include "grow.h"
 #include "log.h"
 #include "query.h"
@@ -228,7 +229,7 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
             if (strcmp(o->agents, agents) || strcmp(o->targets, targets)) {
                 in.id = o->id;
                 /* The fault stays the most severe seen while open. */
-                if (alert_level(o->fault) <= alert_level(d[k].fault))
+                if (fault_level(o->fault) <= fault_level(d[k].fault))
                     in.fault_code = o->fault;
                 o->fault = (uint16_t)in.fault_code;
                 rc = store_incident_update(inc->st, &in);

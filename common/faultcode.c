@@ -107,26 +107,27 @@ static const struct fault_err fault_errors[] = {
 
 #define FAULT_N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *fault__severity_name(unsigned sev)
+/* The severity bands, once: 12-15 critical (L1), 8-11 high (L2), 4-7
+ * warning (L3), 0-3 informational. */
+static const struct {
+    unsigned from;
+    int level;
+    const char *name, *label;
+} fault_bands[] = {
+    {12, 1, "critical", "L1"}, {8, 2, "high", "L2"}, {4, 3, "warning", "L3"}, {0, 4, "info", "-"},
+};
+
+static size_t fault__band(unsigned sev)
 {
-    if (sev >= 12)
-        return "critical";
-    if (sev >= 8)
-        return "high";
-    if (sev >= 4)
-        return "warning";
-    return "info";
+    size_t i = 0;
+    while (sev < fault_bands[i].from)
+        i++;
+    return i;
 }
 
-static const char *fault__level(unsigned sev)
+int fault_level(uint16_t code)
 {
-    if (sev >= 12)
-        return "L1";
-    if (sev >= 8)
-        return "L2";
-    if (sev >= 4)
-        return "L3";
-    return "-";
+    return fault_bands[fault__band((code >> 4) & 0xf)].level;
 }
 
 int fault_decode(uint32_t code, struct fl_fault_info *out)
@@ -138,8 +139,8 @@ int fault_decode(uint32_t code, struct fl_fault_info *out)
     out->subcategory = (code >> 8) & 0xf;
     out->severity = (code >> 4) & 0xf;
     out->error = code & 0xf;
-    out->severity_name = fault__severity_name(out->severity);
-    out->level = fault__level(out->severity);
+    out->severity_name = fault_bands[fault__band(out->severity)].name;
+    out->level = fault_bands[fault__band(out->severity)].label;
     out->category_name = fault_categories[out->category];
     for (size_t i = 0; i < FAULT_N(fault_subs); i++)
         if (fault_subs[i].category == out->category &&

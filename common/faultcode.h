@@ -94,6 +94,10 @@ struct fl_fault_info {
  * when CODE does not fit in 16 bits. */
 int fault_decode(uint32_t code, struct fl_fault_info *out);
 
+/* The level of CODE's severity: 1 (L1 critical, 12-15), 2 (L2 high, 8-11),
+ * 3 (L3 warning, 4-7), 4 (informational, 0-3). */
+int fault_level(uint16_t code);
+
 /* Parse a code written as hex with 0x ("0x3795"), binary with 0b
  * ("0b0011011110010101") or decimal ("14229"; leading zeros do not make it
  * octal).  0 or -1. */

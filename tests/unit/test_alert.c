@@ -154,8 +154,8 @@ static void a_sink_takes_only_incidents_at_its_severity_or_above(void **state)
     warn.fault = FL_FAULT_ICMP_LOSS; /* L3: neither */
     alerter_event(a, ALERT_OPEN, &warn, time_now_us());
     assert_int_equal(alerter_pending(a), 3);
-    assert_int_equal(alert_level(FL_FAULT_ICMP_LOSS), 3);
-    assert_int_equal(alert_level(0x3705), 4);
+    assert_int_equal(fault_level(FL_FAULT_ICMP_LOSS), 3);
+    assert_int_equal(fault_level(0x3705), 4);
     run_until_idle(a, 10000);
     assert_int_equal(alerter_counters(a)->delivered, 3);
     alerter_destroy(&a);

@@ -94,9 +94,28 @@ static void doc_matches_table(void **state)
     free(generated);
 }
 
+/* The severity bands, at each edge: what alert routing and decode agree on. */
+static void levels_follow_the_severity_bands(void **state)
+{
+    (void)state;
+    static const struct { uint16_t code; int level; } cases[] = {
+        {0x30f0, 1}, {0x30c0, 1}, {0x30b0, 2}, {0x3080, 2}, {0x3070, 3}, {0x3040, 3},
+        {0x3030, 4}, {0x3000, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(fault_level(cases[i].code), cases[i].level);
+        struct fl_fault_info fi;
+        assert_true(fault_decode(cases[i].code, &fi) >= 0); /* 1: an error not in the table */
+        char want[4];
+        snprintf(want, sizeof want, cases[i].level < 4 ? "L%d" : "-", cases[i].level);
+        assert_string_equal(fi.level, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(levels_follow_the_severity_bands),
         cmocka_unit_test(reset_decodes_as_documented),
         cmocka_unit_test(fields_round_trip_for_every_code),
         cmocka_unit_test(severity_is_not_part_of_the_name),
