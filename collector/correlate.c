@@ -48,9 +48,11 @@ struct corr_pair {
     struct corr_sample samples[CORR_WINDOW]; /* a ring, since the last recovery */
     size_t nsamples, next_sample;
     char server[64]; /* http: the Server header of the last answer */
-    char host[CORR_NAME]; /* the machine it contacts, one name for it (corr__identify) */
-    int naddrs;           /* how many addresses the name it was written with reaches */
-    int port;             /* the service it contacts there: tcp/http port, 0 for none */
+    char written[CORR_NAME]; /* the host part of its target, as the check wrote it */
+    int written_literal;     /* ... and that is an address */
+    char host[CORR_NAME];    /* the machine it contacts, one name for it (corr__identify) */
+    int naddrs;              /* how many addresses the written name reaches */
+    int port;                /* the service it contacts there: tcp/http port, 0 for none */
     struct corr_pair *next;    /* hash chain */
     struct corr_pair *sibling;    /* ring of the other addresses of (agent, target, probe) */
     struct corr_pair *next_group; /* chain of group heads */
@@ -171,12 +173,13 @@ static unsigned corr__hash(size_t agent, const char *target, const char *address
     return h % CORR_BUCKETS;
 }
 
-/* The host part of a target as reported: "web:80", "[::1]:80",
- * "https://web:8443/x", "web/A" all name "web" (or "::1"). */
-static void corr__host_of(const char *target, char *out, size_t len)
+/* The host part of a target as reported, and the port it names: "web:80"
+ * and "[::1]:80" name web (or ::1) and 80, "http://web/" web and 80,
+ * "https://web:8443/x" 8443, "web/A" and "web" no port (0). */
+static int corr__split_target(const char *target, char *host, size_t len)
 {
-    const char *p = strstr(target, "://");
-    p = p ? p + 3 : target;
+    const char *scheme_end = strstr(target, "://");
+    const char *p = scheme_end ? scheme_end + 3 : target;
     size_t n;
     if (*p == '[') {
         p++;
@@ -184,28 +187,24 @@ static void corr__host_of(const char *target, char *out, size_t len)
     } else {
         n = strcspn(p, ":/");
     }
-    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p);
-}
-
-/* The port a target names: "web:80" and "[::1]:80" 80, "http://web/" 80,
- * "https://web:8443/x" 8443; 0 for a target without one (icmp, mtu). */
-static int corr__port_of(const char *target)
-{
-    const char *scheme_end = strstr(target, "://");
-    const char *p = scheme_end ? scheme_end + 3 : target;
-    if (*p == '[') {
-        p = strchr(p, ']');
-        if (!p)
-            return 0;
-        p++;
-    } else {
-        p += strcspn(p, ":/");
-    }
-    if (*p == ':')
-        return atoi(p + 1);
+    snprintf(host, len, "%.*s", (int)(n < len ? n : len - 1), p);
+    const char *after = p + n + (p[n] == ']');
+    if (*after == ':')
+        return atoi(after + 1);
     if (scheme_end)
         return !strncmp(target, "https", 5) ? 443 : 80;
     return 0;
+}
+
+static void corr__host_of(const char *target, char *out, size_t len)
+{
+    corr__split_target(target, out, len);
+}
+
+static int corr__is_address(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
 static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const struct corr_input *in)
@@ -224,8 +223,9 @@ static struct corr_pair *corr__pair(struct correlate *c, size_t agent, const str
     p->probe = in->probe;
     snprintf(p->target, sizeof p->target, "%s", in->target);
     snprintf(p->address, sizeof p->address, "%s", in->address ? in->address : "");
-    p->port = corr__port_of(in->target);
-    corr__host_of(in->target, p->host, sizeof p->host);
+    p->port = corr__split_target(in->target, p->written, sizeof p->written);
+    p->written_literal = corr__is_address(p->written);
+    snprintf(p->host, sizeof p->host, "%s", p->written);
     p->next = c->buckets[h];
     c->buckets[h] = p;
     c->pairs[c->npairs++] = p;
@@ -681,11 +681,8 @@ static void corr__regions(struct correlate *c, int64_t now, struct corr_diagnosi
                 const struct corr_pair *p = c->pairs[i];
                 if (p->agent != a || !strcmp(p->target_region, r) || p->probe == CORR_PROBE_HOST)
                     continue; /* a host check looks at the agent's own host */
-                char h[CORR_NAME];
-                if (p->probe == CORR_PROBE_DNS)
-                    snprintf(h, sizeof h, "%s", p->address); /* the server is what is reached */
-                else
-                    corr__host_of(p->target, h, sizeof h);
+                /* For DNS the server is what is reached. */
+                const char *h = p->probe == CORR_PROBE_DNS ? p->address : p->written;
                 corr__add_name(hosts, &nhosts, h);
                 if (p->failing && !p->explained)
                     corr__add_name(failing, &nfailing, h);
@@ -1142,21 +1139,25 @@ out:
  * result came first, so an incident's component does not switch. */
 
 struct corr_name {
-    char name[CORR_NAME];
-    char addrs[512]; /* its addresses, sorted, joined with ' ' */
+    const char *name; /* a pair's written host */
+    int literal;      /* the name is an address */
+    char addrs[512];  /* its addresses, sorted, joined with ' ' */
     int naddrs;
-    int literal;     /* the name is an address */
-    const char *canonical;
+    char canonical[CORR_NAME];
 };
 
-struct corr_name_addr {
-    const char *name, *address;
-};
+/* The better of two names for one machine: not an address, then the least. */
+static int corr__name_before(const char *a, int a_literal, const char *b, int b_literal)
+{
+    return a_literal != b_literal ? a_literal < b_literal : strcmp(a, b) < 0;
+}
 
+/* Pairs by the name they were written with, then address. */
 static int corr__cmp_name_addr(const void *a, const void *b)
 {
-    const struct corr_name_addr *x = a, *y = b;
-    int r = strcmp(x->name, y->name);
+    const struct corr_pair *x = *(const struct corr_pair *const *)a,
+                           *y = *(const struct corr_pair *const *)b;
+    int r = strcmp(x->written, y->written);
     return r ? r : strcmp(x->address, y->address);
 }
 
@@ -1166,20 +1167,13 @@ static int corr__cmp_machine(const void *a, const void *b)
     int r = strcmp(x->addrs, y->addrs);
     if (r)
         return r;
-    if (x->literal != y->literal)
-        return x->literal - y->literal;
-    return strcmp(x->name, y->name);
+    return corr__name_before(x->name, x->literal, y->name, y->literal) ? -1
+           : corr__name_before(y->name, y->literal, x->name, x->literal) ? 1 : 0;
 }
 
 static int corr__cmp_name(const void *a, const void *b)
 {
     return strcmp(((const struct corr_name *)a)->name, ((const struct corr_name *)b)->name);
-}
-
-static int corr__is_address(const char *s)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
 /* Does P contact a machine at its address?  A DNS pair asks its server
@@ -1191,63 +1185,46 @@ static int corr__contacts(const struct corr_pair *p)
 
 static void corr__identify(struct correlate *c)
 {
-    size_t room = c->npairs ? c->npairs : 1;
-    struct corr_name_addr *na = malloc(room * sizeof *na);
-    char (*hosts)[CORR_NAME] = malloc(room * CORR_NAME);
+    const struct corr_pair **na = malloc((c->npairs ? c->npairs : 1) * sizeof *na);
     struct corr_name *names = NULL;
-    size_t n = 0, distinct = 0;
-    if (!na || !hosts)
-        goto out; /* each pair keeps the name it was written with */
-    for (size_t i = 0; i < c->npairs; i++) {
-        struct corr_pair *p = c->pairs[i];
-        corr__host_of(p->target, hosts[i], CORR_NAME);
-        if (corr__contacts(p))
-            na[n++] = (struct corr_name_addr){hosts[i], p->address};
-    }
+    size_t n = 0, distinct = 0, nn = 0;
+    if (!na)
+        return; /* each pair keeps the name it was written with */
+    for (size_t i = 0; i < c->npairs; i++)
+        if (corr__contacts(c->pairs[i]))
+            na[n++] = c->pairs[i];
     qsort(na, n, sizeof *na, corr__cmp_name_addr);
     for (size_t i = 0; i < n; i++)
-        distinct += !i || strcmp(na[i].name, na[i - 1].name);
+        distinct += !i || strcmp(na[i]->written, na[i - 1]->written);
     names = calloc(distinct ? distinct : 1, sizeof *names);
     if (!names)
         goto out;
-    size_t nn = 0;
     for (size_t i = 0; i < n; i++) {
         if (i && !corr__cmp_name_addr(&na[i], &na[i - 1]))
             continue;
-        if (!nn || strcmp(names[nn - 1].name, na[i].name)) {
-            snprintf(names[nn].name, sizeof names[nn].name, "%s", na[i].name);
-            names[nn].literal = corr__is_address(na[i].name);
-            nn++;
-        }
+        if (!nn || strcmp(names[nn - 1].name, na[i]->written))
+            names[nn++] = (struct corr_name){.name = na[i]->written,
+                                             .literal = na[i]->written_literal};
         struct corr_name *x = &names[nn - 1];
-        x->naddrs++;
         size_t len = strlen(x->addrs);
-        snprintf(x->addrs + len, sizeof x->addrs - len, "%s%s", len ? " " : "", na[i].address);
+        snprintf(x->addrs + len, sizeof x->addrs - len, "%s%s", len ? " " : "", na[i]->address);
+        x->naddrs++;
     }
+    /* By machine, the best name first; then by name, to look them up. */
     qsort(names, nn, sizeof *names, corr__cmp_machine);
     for (size_t i = 0; i < nn; i++)
-        names[i].canonical = i && !strcmp(names[i].addrs, names[i - 1].addrs)
-                                 ? names[i - 1].canonical
-                                 : names[i].name;
-    /* canonical points into names[]: copy it out before sorting by name. */
-    char (*canon)[CORR_NAME] = malloc((nn ? nn : 1) * CORR_NAME);
-    if (canon) {
-        for (size_t i = 0; i < nn; i++)
-            snprintf(canon[i], CORR_NAME, "%s", names[i].canonical);
-        for (size_t i = 0; i < nn; i++)
-            names[i].canonical = canon[i];
-        qsort(names, nn, sizeof *names, corr__cmp_name);
-        for (size_t i = 0; i < c->npairs; i++) {
-            struct corr_name key;
-            snprintf(key.name, sizeof key.name, "%s", hosts[i]);
-            const struct corr_name *x = bsearch(&key, names, nn, sizeof *names, corr__cmp_name);
-            snprintf(c->pairs[i]->host, sizeof c->pairs[i]->host, "%s", x ? x->canonical : hosts[i]);
-            c->pairs[i]->naddrs = x ? x->naddrs : 0;
-        }
+        snprintf(names[i].canonical, sizeof names[i].canonical, "%s",
+                 i && !strcmp(names[i].addrs, names[i - 1].addrs) ? names[i - 1].canonical
+                                                                  : names[i].name);
+    qsort(names, nn, sizeof *names, corr__cmp_name);
+    for (size_t i = 0; i < c->npairs; i++) {
+        struct corr_pair *p = c->pairs[i];
+        struct corr_name key = {.name = p->written};
+        const struct corr_name *x = bsearch(&key, names, nn, sizeof *names, corr__cmp_name);
+        snprintf(p->host, sizeof p->host, "%s", x ? x->canonical : p->written);
+        p->naddrs = x ? x->naddrs : 0;
     }
-    free(canon);
 out:
-    free(hosts);
     free(names);
     free(na);
 }
@@ -1361,20 +1338,16 @@ static void corr__scope_of(const struct correlate *c, const struct corr_pair *p,
         /* The service by the least name its checks give the machine (one
          * that is not an address if there is one), so that it does not
          * depend on which of them fails first. */
-        char best[CORR_NAME] = "", h[CORR_NAME];
-        int best_literal = 1;
+        const struct corr_pair *best = p;
         for (size_t i = 0; i < c->npairs; i++) {
-            if (!corr__in_scope(c->pairs[i], sc))
-                continue;
-            corr__host_of(c->pairs[i]->target, h, sizeof h);
-            int literal = corr__is_address(h);
-            if (!best[0] || literal < best_literal ||
-                (literal == best_literal && strcmp(h, best) < 0)) {
-                snprintf(best, sizeof best, "%s", h);
-                best_literal = literal;
-            }
+            const struct corr_pair *q = c->pairs[i];
+            if (corr__in_scope(q, sc) &&
+                corr__name_before(q->written, q->written_literal, best->written,
+                                  best->written_literal))
+                best = q;
         }
-        snprintf(component, len, strchr(best, ':') ? "[%s]:%d" : "%s:%d", best, p->port);
+        snprintf(component, len, strchr(best->written, ':') ? "[%s]:%d" : "%s:%d", best->written,
+                 p->port);
         return;
     }
     sc->target = p->target;
@@ -1500,9 +1473,7 @@ static void corr__drift(struct correlate *c, struct corr_diagnosis *out, size_t 
         }
         if (nservers < 2)
             continue;
-        char host[CORR_NAME];
-        corr__host_of(p->target, host, sizeof host);
-        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DRIFT, host);
+        struct corr_diagnosis *d = corr__new(out, n, max, CORR_DRIFT, p->written);
         if (!d)
             return;
         d->fault = FL_FAULT_HTTP_DRIFT;
