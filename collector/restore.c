@@ -6,15 +6,26 @@
  * closes when the agents' backlogs show it. */
 #include <jansson.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "collector.h"
 #include "correlate.h"
+#include "grow.h"
 #include "store.h"
 
 struct collector_restore {
     struct correlate *corr;
     int64_t newest_us; /* the last time an agent was heard of */
     uint64_t results;
+    struct collector_seen *seen; /* what each agent last said, for after the replay */
+    size_t nseen, capseen;
+    int failed; /* out of memory */
+};
+
+struct collector_seen {
+    char *name;
+    int64_t last_seen_us;
 };
 
 static int collector_seed(void *ctx, const struct store_agent_row *row)
@@ -33,6 +44,10 @@ static int collector_seed(void *ctx, const struct store_agent_row *row)
     json_decref(labels);
     if (row->last_seen_us > r->newest_us)
         r->newest_us = row->last_seen_us;
+    char *name = FL_GROW(r->seen, r->capseen, r->nseen, 64) ? NULL : strdup(row->name);
+    if (!name)
+        return r->failed = 1;
+    r->seen[r->nseen++] = (struct collector_seen){name, row->last_seen_us};
     return 0;
 }
 
@@ -58,25 +73,26 @@ static int collector_replay(void *ctx, const struct store_result_row *row)
     return 0;
 }
 
-/* After the replay: what the agents last said of themselves. */
-static int collector_seen(void *ctx, const struct store_agent_row *row)
-{
-    correlate_heartbeat(ctx, row->name, NULL, row->last_seen_us);
-    return 0;
-}
-
 int collector_restore(struct store *st, struct correlate *corr, int64_t window_us, int64_t now_us,
                       uint64_t *replayed)
 {
     struct collector_restore r = {.corr = corr};
-    if (store_query_agents(st, collector_seed, &r) != 0)
-        return -1;
+    int rc = -1;
+    if (store_query_agents(st, collector_seed, &r) != 0 || r.failed)
+        goto out;
     struct store_filter f = {.since_us = r.newest_us - window_us, .oldest_first = 1};
     if (r.newest_us && store_query_results(st, &f, collector_replay, &r) != 0)
-        return -1;
-    if (store_query_agents(st, collector_seen, corr) != 0)
-        return -1;
+        goto out;
+    /* After the replay (whose results move each agent's last sign of life
+     * along): what the agents last said of themselves. */
+    for (size_t i = 0; i < r.nseen; i++)
+        correlate_heartbeat(corr, r.seen[i].name, NULL, r.seen[i].last_seen_us);
     correlate_watching_since(corr, now_us);
     *replayed = r.results;
-    return 0;
+    rc = 0;
+out:
+    for (size_t i = 0; i < r.nseen; i++)
+        free(r.seen[i].name);
+    free(r.seen);
+    return rc;
 }
