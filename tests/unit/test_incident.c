@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "incident.h"
+#include "test_db.h"
 #include "test_util.h"
 
 #define S 1000000LL
@@ -53,11 +54,8 @@ static int apply(struct store *st, struct incidents *inc, const struct corr_diag
 
 static void diagnosis_opens_after_confirmation_grows_and_closes(void **state)
 {
-    char *dir = test_tmpdir(), path[256], err[256];
-    snprintf(path, sizeof path, "%s/f.db", dir);
-    struct store_opts so = {.path = path};
-    struct store *st = store_open(&so, err, sizeof err);
-    assert_non_null(st);
+    char *dir = test_tmpdir(), path[256];
+    struct store *st = test_store_open(dir, path, sizeof path);
     struct incidents *inc = incidents_new(st, 3 * S);
     nevents = 0;
     struct corr_diagnosis path_d = diag(CORR_PATH, "r2<->r3", 3);
@@ -96,11 +94,8 @@ static int count_matching(struct store *st, struct store_incident_filter f)
 /* The fault history by agent, target, region (of the agents involved) and code. */
 static void history_filters(void **state)
 {
-    char *dir = test_tmpdir(), path[256], err[256];
-    snprintf(path, sizeof path, "%s/f.db", dir);
-    struct store_opts so = {.path = path};
-    struct store *st = store_open(&so, err, sizeof err);
-    assert_non_null(st);
+    char *dir = test_tmpdir(), path[256];
+    struct store *st = test_store_open(dir, path, sizeof path);
     assert_int_equal(store_begin(st), 0);
     store_agent_seen(st, store_agent_id(st, "a0"), "1", "{\"region\":\"r1\"}", 1);
     store_agent_seen(st, store_agent_id(st, "a1"), "1", "{\"region\":\"r2\"}", 1);

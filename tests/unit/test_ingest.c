@@ -12,6 +12,7 @@
 #include "collector.h"
 #include "correlate.h"
 #include "store.h"
+#include "test_db.h"
 #include "test_util.h"
 #include "timeutil.h"
 #include "transport.h"
@@ -32,10 +33,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     char err[256];
     f->dir = test_tmpdir();
-    snprintf(f->db, sizeof f->db, "%s/c.db", f->dir);
-    struct store_opts so = {.path = f->db};
-    f->st = store_open(&so, err, sizeof err);
-    assert_non_null(f->st);
+    f->st = test_store_open(f->dir, f->db, sizeof f->db);
     struct correlate_config cfg;
     correlate_config_defaults(&cfg);
     f->corr = correlate_new(&cfg);

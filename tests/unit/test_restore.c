@@ -16,6 +16,7 @@
 #include "faultcode.h"
 #include "incident.h"
 #include "store.h"
+#include "test_db.h"
 #include "test_util.h"
 
 #define S 1000000LL
@@ -34,23 +35,12 @@ struct fixture {
     uint64_t seq[3];
 };
 
-static struct correlate *engine(void)
-{
-    struct correlate_config cfg;
-    correlate_config_defaults(&cfg);
-    return correlate_new(&cfg);
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    char err[256];
     f->dir = test_tmpdir();
-    snprintf(f->db, sizeof f->db, "%s/c.db", f->dir);
-    struct store_opts so = {.path = f->db};
-    f->st = store_open(&so, err, sizeof err);
-    assert_non_null(f->st);
-    f->live = engine();
+    f->st = test_store_open(f->dir, f->db, sizeof f->db);
+    f->live = correlate_new(NULL);
     *state = f;
     return 0;
 }
@@ -119,7 +109,7 @@ static void the_rebuilt_engine_sees_what_the_live_one_saw(void **state)
 
     /* Down for a minute: the new engine learns from the store alone. */
     int64_t start = stop + 60 * S;
-    struct correlate *again = engine();
+    struct correlate *again = correlate_new(NULL);
     uint64_t replayed = 0;
     assert_int_equal(collector_restore(f->st, again, 5 * 60 * S, start, &replayed), 0);
     assert_int_equal(replayed, 5 * 3 * 2);
@@ -224,7 +214,7 @@ static void a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_he
     incidents_free(&inc); /* SIGKILL */
 
     int64_t start = T0 + 30 * S;
-    struct correlate *again = engine();
+    struct correlate *again = correlate_new(NULL);
     uint64_t replayed;
     assert_int_equal(collector_restore(f->st, again, 5 * 60 * S, start, &replayed), 0);
     inc = incidents_new(f->st, 3 * S);
@@ -243,7 +233,7 @@ static void a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_he
     for (int k = 20; k < 22; k++)
         round_of(f, k, 1, NULL, 0);
     start = T0 + 40 * EVERY;
-    again = engine();
+    again = correlate_new(NULL);
     assert_int_equal(collector_restore(f->st, again, 5 * 60 * S, start, &replayed), 0);
     inc = incidents_new(f->st, 3 * S);
     for (int k = 22; k < 42; k++)

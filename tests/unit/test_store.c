@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "test_db.h"
 #include "test_util.h"
 
 struct fixture {
@@ -17,11 +18,8 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     f->dir = test_tmpdir();
-    char path[256], err[256];
-    snprintf(path, sizeof path, "%s/c.db", f->dir);
-    struct store_opts so = {.path = path};
-    f->st = store_open(&so, err, sizeof err);
-    assert_non_null(f->st);
+    char path[256];
+    f->st = test_store_open(f->dir, path, sizeof path);
     *state = f;
     return 0;
 }
