@@ -15,11 +15,12 @@
  * of that agent toward that address starts a new window: an outage that
  * is over (and the connect or two a restart cost the other checks) does
  * not hold them.  correlate_evaluate() explains the failing pairs from the
- * most specific cause outward, each pair explained once, in this order:
- *   AGENT          the agent is silent (no result or heartbeat)
+ * most specific cause outward, each pair explained once, in this order
+ * (the rule table in correlate.c; each rule family has its file corr_*.c):
  *   REGION         every agent of region R fails toward most of what lies
  *                  outside R, every other region fails toward R, and the
  *                  rest works: R's uplink (cut, lossy or slow)
+ *   AGENT          the agent is silent (no result or heartbeat)
  *   AGENT          the agent fails toward most of its targets while other
  *                  agents reach them
  *   MTU_BLACKHOLE  a path MTU probe names a black hole toward the target
