@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "agent.h"
+#include "daemon.h"
 #include "privdrop.h"
 #include "faultcode.h"
 #include "log.h"
@@ -348,47 +349,14 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "probe") == 0)
         return probe_cmd(argc - 1, argv + 1);
-
-    enum { OPT_CONFIG = 256, OPT_CHECK, OPT_LEVEL, OPT_FORMAT, OPT_VERSION, OPT_INSECURE };
-    static const struct option opts[] = {
-        {"config.file", required_argument, NULL, OPT_CONFIG},
-        {"config.check", no_argument, NULL, OPT_CHECK},
-        {"log.level", required_argument, NULL, OPT_LEVEL},
-        {"log.format", required_argument, NULL, OPT_FORMAT},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {"insecure", no_argument, NULL, OPT_INSECURE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config_file = NULL;
-    int check = 0, insecure = 0, opt;
-    enum fl_log_level level = FL_LOG_INFO;
-    enum fl_log_format format = FL_LOG_LOGFMT;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_CONFIG: config_file = optarg; break;
-        case OPT_CHECK: check = 1; break;
-        case OPT_LEVEL:
-        case OPT_FORMAT:
-            if (log_flag("faultline-agent", opt == OPT_LEVEL ? "log.level" : "log.format", optarg, &level,
-                         &format))
-                return 2;
-            break;
-        case OPT_VERSION: printf("faultline-agent %s\n", FL_VERSION); return 0;
-        case OPT_INSECURE: insecure = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "faultline-agent: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!config_file) {
+    struct daemon_flags flags;
+    int rc = daemon_flags_parse("faultline-agent", argc, argv, NULL, 0, usage, &flags);
+    if (rc >= 0)
+        return rc;
+    if (!flags.config_file) {
         fprintf(stderr, "faultline-agent: --config.file is required\n");
         usage(stderr);
         return 2;
     }
-    log_setup(level, format);
-    return agent_run(config_file, check, insecure);
+    return agent_run(flags.config_file, flags.check, flags.insecure);
 }

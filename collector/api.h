@@ -20,7 +20,7 @@
 
 #include "alert.h"
 #include "correlate.h"
-#include "collector.h"
+#include "ingest.h"
 #include "store.h"
 
 struct api;

@@ -11,7 +11,7 @@
 #include <zmq.h>
 
 #include "auth.h"
-#include "collector.h"
+#include "ingest.h"
 #include "correlate.h"
 #include "grow.h"
 #include "log.h"
@@ -219,20 +219,24 @@ static const char *ingest__label(size_t n, Faultline__Label **labels, const char
     return "";
 }
 
-/* Tell the correlation engine the agent is alive, its region, and the host
- * name it answers to (so results toward it have a target region). */
+void ingest_correlate_agent(struct correlate *corr, const char *agent, const char *region,
+                            const char *role, const char *host, int64_t now_us)
+{
+    region = region ? region : "";
+    correlate_heartbeat(corr, agent, region, now_us);
+    correlate_role(corr, agent, role ? role : "");
+    correlate_host(corr, agent, region, agent);
+    if (host && host[0])
+        correlate_host(corr, host, region, agent);
+}
+
 static void ingest__alive(struct ingest *in, const char *agent, size_t n, Faultline__Label **labels,
                           int64_t now)
 {
-    if (!in->corr)
-        return;
-    const char *region = ingest__label(n, labels, "region");
-    correlate_heartbeat(in->corr, agent, region, now);
-    correlate_role(in->corr, agent, ingest__label(n, labels, "role"));
-    correlate_host(in->corr, agent, region, agent);
-    const char *host = ingest__label(n, labels, "host");
-    if (host[0])
-        correlate_host(in->corr, host, region, agent);
+    if (in->corr)
+        ingest_correlate_agent(in->corr, agent, ingest__label(n, labels, "region"),
+                               ingest__label(n, labels, "role"), ingest__label(n, labels, "host"),
+                               now);
 }
 
 void ingest_correlate_result(struct correlate *corr, const char *agent, const fl_result *r,

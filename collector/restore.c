@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "ingest.h"
 #include "correlate.h"
 #include "grow.h"
 #include "store.h"
@@ -36,11 +37,7 @@ static int collector_seed(void *ctx, const struct store_agent_row *row)
     const char *region = labels ? json_string_value(json_object_get(labels, "region")) : NULL;
     const char *host = labels ? json_string_value(json_object_get(labels, "host")) : NULL;
     const char *role = labels ? json_string_value(json_object_get(labels, "role")) : NULL;
-    correlate_heartbeat(r->corr, row->name, region ? region : "", 0);
-    correlate_role(r->corr, row->name, role ? role : "");
-    correlate_host(r->corr, row->name, region ? region : "", row->name);
-    if (host)
-        correlate_host(r->corr, host, region ? region : "", row->name);
+    ingest_correlate_agent(r->corr, row->name, region, role, host, 0);
     json_decref(labels);
     if (row->last_seen_us > r->newest_us)
         r->newest_us = row->last_seen_us;

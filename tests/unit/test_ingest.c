@@ -9,7 +9,7 @@
 #include <sqlite3.h>
 #include <zmq.h>
 
-#include "collector.h"
+#include "ingest.h"
 #include "correlate.h"
 #include "store.h"
 #include "test_db.h"

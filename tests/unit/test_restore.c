@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "ingest.h"
 #include "correlate.h"
 #include "faultcode.h"
 #include "incident.h"
