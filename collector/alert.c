@@ -1,17 +1,13 @@
-#include "alert.h"
+#include "alert_sink.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "faultcode.h"
 #include "resultfmt.h"
@@ -23,36 +19,6 @@
 #define ALERT_BACKOFF_MIN_US 1000000LL
 #define ALERT_BACKOFF_MAX_US 60000000LL
 #define ALERT_MAX_FDS 16
-
-struct alert_job {
-    char *body;          /* what is sent (JSON) */
-    int64_t id;          /* incident */
-    enum alert_event ev;
-    int64_t created_us;
-    unsigned attempts;
-    struct alert_job *next;
-};
-
-/* An alert Alertmanager must keep hearing about. */
-struct alert_active {
-    int64_t id;
-    char *alert; /* one alert object, JSON */
-    struct alert_active *next;
-};
-
-struct alert_sink {
-    struct alert_sink_config cfg;
-    char name[48];
-    struct alert_job *head, *tail;
-    size_t queued;
-    /* in flight: a curl easy handle or a child process */
-    CURL *easy;
-    pid_t child;
-    int64_t started_us;
-    int64_t next_try_us, backoff_us;
-    struct alert_active *active;
-    int64_t next_resend_us;
-};
 
 struct alert_fd {
     curl_socket_t fd;
@@ -70,6 +36,38 @@ struct alerter {
     struct alert_counters counters;
     char *link_base; /* NULL: alerts carry no link */
 };
+
+/* The sinks, by type. */
+static const struct alert_sink_ops *const alert__ops[ALERT_SINK_NTYPES + 1] = {
+    [ALERT_SINK_LOG] = &alert_log_ops,
+    [ALERT_SINK_WEBHOOK] = &alert_webhook_ops,
+    [ALERT_SINK_ALERTMANAGER] = &alert_am_ops,
+    [ALERT_SINK_EXEC] = &alert_exec_ops,
+};
+
+const struct alert_sink_kind *alert_sink_kind(enum alert_sink_type t)
+{
+    return t >= 1 && t <= ALERT_SINK_NTYPES ? &alert__ops[t]->kind : NULL;
+}
+
+enum alert_sink_type alert_sink_type_named(const char *name)
+{
+    for (int t = 1; t <= ALERT_SINK_NTYPES; t++)
+        if (!strcmp(alert__ops[t]->kind.name, name))
+            return (enum alert_sink_type)t;
+    return 0;
+}
+
+const char *alert_link_base(const struct alerter *a)
+{
+    return a->link_base;
+}
+
+void alert_delivered_now(struct alerter *a)
+{
+    a->counters.queued++;
+    a->counters.delivered++;
+}
 
 const char *alert_event_name(enum alert_event e)
 {
@@ -107,34 +105,6 @@ char *alert_payload_json(enum alert_event ev, const struct alert_incident *in)
     return s;
 }
 
-/* One Alertmanager alert.  Its labels are its identity, so they hold only
- * what stays fixed for the incident's life; the rest are annotations. */
-static char *alert__am_alert(const struct alerter *a, const struct alert_incident *in,
-                             int64_t ends_us)
-{
-    char id[24], code[8], level[4];
-    snprintf(id, sizeof id, "%lld", (long long)in->id);
-    snprintf(code, sizeof code, "0x%04x", in->fault);
-    int l = fault_level(in->fault);
-    snprintf(level, sizeof level, l < 4 ? "L%d" : "info", l);
-    json_t *labels = json_pack("{ss ss ss ss ss}", "alertname", "FaultlineIncident", "verdict",
-                               in->verdict, "component", in->component, "severity", level,
-                               "incident", id);
-    json_t *ann = json_pack("{ss ss so so}", "summary", in->explanation ? in->explanation : "",
-                            "fault_code", code, "agents", json_string(in->agents_json ? in->agents_json : "[]"),
-                            "targets", json_string(in->targets_json ? in->targets_json : "[]"));
-    json_t *o = json_pack("{so so so}", "labels", labels, "annotations", ann, "startsAt",
-                          query_time(in->start_us));
-    if (o && ends_us)
-        json_object_set_new(o, "endsAt", query_time(ends_us));
-    if (o && a->link_base)
-        json_object_set_new(o, "generatorURL", json_sprintf("%s/api/v1/incidents/%lld", a->link_base,
-                                                            (long long)in->id));
-    char *s = o ? json_dumps(o, FL_JSON_EXACT) : NULL;
-    json_decref(o);
-    return s;
-}
-
 /* ---- queues ---------------------------------------------------------------- */
 
 static void alert__job_free(struct alert_job *j)
@@ -145,8 +115,8 @@ static void alert__job_free(struct alert_job *j)
     }
 }
 
-static void alert__push(struct alerter *a, struct alert_sink *s, char *body, int64_t id,
-                        enum alert_event ev, int64_t now_us)
+void alert_push(struct alerter *a, struct alert_sink *s, char *body, int64_t id,
+                enum alert_event ev, int64_t now_us)
 {
     if (!body)
         return;
@@ -191,63 +161,6 @@ static void alert__pop(struct alert_sink *s)
         s->tail = NULL;
     s->queued--;
     alert__job_free(j);
-}
-
-/* Alertmanager wants a JSON array: wrap one alert, or join the active set. */
-static char *alert__am_body(const struct alert_sink *s, const char *one)
-{
-    size_t len = 3;
-    if (one)
-        len += strlen(one);
-    else
-        for (const struct alert_active *x = s->active; x; x = x->next)
-            len += strlen(x->alert) + 1;
-    char *b = malloc(len);
-    if (!b)
-        return NULL;
-    char *p = b;
-    *p++ = '[';
-    if (one) {
-        p = stpcpy(p, one);
-    } else {
-        for (const struct alert_active *x = s->active; x; x = x->next) {
-            if (x != s->active)
-                *p++ = ',';
-            p = stpcpy(p, x->alert);
-        }
-    }
-    *p++ = ']';
-    *p = '\0';
-    return b;
-}
-
-static void alert__am_track(struct alert_sink *s, int64_t id, const char *alert)
-{
-    struct alert_active **pp = &s->active;
-    while (*pp && (*pp)->id != id)
-        pp = &(*pp)->next;
-    if (!alert) { /* resolved */
-        if (*pp) {
-            struct alert_active *x = *pp;
-            *pp = x->next;
-            free(x->alert);
-            free(x);
-        }
-        return;
-    }
-    char *copy = strdup(alert);
-    if (!copy)
-        return;
-    if (!*pp) {
-        *pp = calloc(1, sizeof **pp);
-        if (!*pp) {
-            free(copy);
-            return;
-        }
-        (*pp)->id = id;
-    }
-    free((*pp)->alert);
-    (*pp)->alert = copy;
 }
 
 /* ---- public ------------------------------------------------------------------ */
@@ -310,11 +223,13 @@ struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
     curl_multi_setopt(a->multi, CURLMOPT_SOCKETDATA, a);
     curl_multi_setopt(a->multi, CURLMOPT_TIMERFUNCTION, alert__timer_cb);
     curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, a);
-    static const char *const types[] = {"?", "log", "webhook", "alertmanager", "exec"};
     for (size_t i = 0; i < n; i++) {
+        if (!alert_sink_kind(sinks[i].type))
+            continue; /* configuration refuses those */
         struct alert_sink *s = &a->sinks[a->nsinks++];
+        s->ops = alert__ops[sinks[i].type];
         s->cfg = sinks[i]; /* borrowed: the configuration outlives the alerter */
-        snprintf(s->name, sizeof s->name, "%s#%zu", types[sinks[i].type], i + 1);
+        snprintf(s->name, sizeof s->name, "%s#%zu", s->ops->kind.name, i + 1);
         s->backoff_us = ALERT_BACKOFF_MIN_US;
     }
     return a;
@@ -333,8 +248,8 @@ void alerter_destroy(struct alerter **pa)
         }
         while (s->head)
             alert__pop(s);
-        while (s->active)
-            alert__am_track(s, s->active->id, NULL);
+        if (s->ops->free)
+            s->ops->free(s);
     }
     if (a->multi)
         curl_multi_cleanup(a->multi);
@@ -349,44 +264,17 @@ void alerter_event(struct alerter *a, enum alert_event ev, const struct alert_in
                    int64_t now_us)
 {
     int level = fault_level(in->fault);
-    for (size_t i = 0; i < a->nsinks; i++) {
-        struct alert_sink *s = &a->sinks[i];
-        if (level > s->cfg.level)
-            continue;
-        if (s->cfg.type == ALERT_SINK_LOG) {
-            char fault[128];
-            fault_format(in->fault, fault, sizeof fault);
-            log_warn("alert %s: incident %lld %s %s: %s (%s)", alert_event_name(ev),
-                     (long long)in->id, in->verdict, in->component,
-                     in->explanation ? in->explanation : "", fault);
-            a->counters.queued++;
-            a->counters.delivered++;
-        } else if (s->cfg.type == ALERT_SINK_ALERTMANAGER) {
-            char *alert = alert__am_alert(a, in, ev == ALERT_RESOLVE ? in->end_us : 0);
-            if (!alert)
-                continue;
-            alert__am_track(s, in->id, ev == ALERT_RESOLVE ? NULL : alert);
-            alert__push(a, s, alert__am_body(s, alert), in->id, ev, now_us);
-            free(alert);
-            if (!s->next_resend_us)
-                s->next_resend_us = now_us + s->cfg.resend_us;
-        } else {
-            alert__push(a, s, alert_payload_json(ev, in), in->id, ev, now_us);
-        }
-    }
+    for (size_t i = 0; i < a->nsinks; i++)
+        if (level <= a->sinks[i].cfg.level)
+            a->sinks[i].ops->event(a, &a->sinks[i], ev, in, now_us);
 }
 
 void alerter_adopt(struct alerter *a, const struct alert_incident *in)
 {
     for (size_t i = 0; i < a->nsinks; i++) {
         struct alert_sink *s = &a->sinks[i];
-        if (s->cfg.type != ALERT_SINK_ALERTMANAGER || fault_level(in->fault) > s->cfg.level)
-            continue;
-        char *alert = alert__am_alert(a, in, 0);
-        if (alert)
-            alert__am_track(s, in->id, alert);
-        free(alert);
-        s->next_resend_us = 1; /* soon: it may have expired while we were down */
+        if (s->ops->adopt && fault_level(in->fault) <= s->cfg.level)
+            s->ops->adopt(a, s, in);
     }
 }
 
@@ -399,17 +287,8 @@ static size_t alert__discard(char *p, size_t size, size_t n, void *u)
     return size * n;
 }
 
-static int alert__start_http(struct alerter *a, struct alert_sink *s)
+int alert_start_post(struct alerter *a, struct alert_sink *s, const char *url)
 {
-    char url[1024];
-    if (s->cfg.type == ALERT_SINK_ALERTMANAGER) {
-        size_t len = strlen(s->cfg.url);
-        while (len && s->cfg.url[len - 1] == '/')
-            len--; /* "http://am:9093/" and "http://am:9093" alike */
-        snprintf(url, sizeof url, "%.*s/api/v2/alerts", (int)len, s->cfg.url);
-    } else {
-        snprintf(url, sizeof url, "%s", s->cfg.url);
-    }
     CURL *e = curl_easy_init();
     if (!e)
         return -1;
@@ -427,70 +306,6 @@ static int alert__start_http(struct alerter *a, struct alert_sink *s)
         return -1;
     }
     s->easy = e;
-    return 0;
-}
-
-static int alert__start_exec(struct alert_sink *s)
-{
-    /* The event goes to the command's stdin through a socket pair, not a
-     * pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE when the command exits
-     * without reading, whatever the process does with that signal.  The
-     * whole event must fit in the socket's buffer, so the command never
-     * waits on us. */
-    int p[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0)
-        return -1;
-    size_t len = strlen(s->head->body);
-    int sndbuf = (int)len + 4096;
-    if (len + 1 > 65536)
-        setsockopt(p[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    /* posix_spawn, not fork: the collector has ZeroMQ's threads, and a
-     * forked child may only call async-signal-safe functions before exec. */
-    extern char **environ;
-    size_t nenv = 0;
-    while (environ[nenv])
-        nenv++;
-    char **envp = calloc(nenv + 3, sizeof *envp);
-    char evbuf[48], idbuf[48];
-    snprintf(evbuf, sizeof evbuf, "FAULTLINE_EVENT=%s", alert_event_name(s->head->ev));
-    snprintf(idbuf, sizeof idbuf, "FAULTLINE_INCIDENT=%lld", (long long)s->head->id);
-    posix_spawn_file_actions_t fa;
-    int rc = envp ? posix_spawn_file_actions_init(&fa) : ENOMEM;
-    pid_t pid = -1;
-    if (rc == 0) {
-        size_t k = 0;
-        for (size_t i = 0; i < nenv; i++)
-            if (strncmp(environ[i], "FAULTLINE_EVENT=", 16) &&
-                strncmp(environ[i], "FAULTLINE_INCIDENT=", 19))
-                envp[k++] = environ[i];
-        envp[k++] = evbuf;
-        envp[k++] = idbuf;
-        posix_spawn_file_actions_adddup2(&fa, p[0], 0);
-        /* The collector ignores SIGPIPE; the command should not inherit that. */
-        posix_spawnattr_t attr;
-        sigset_t def;
-        sigemptyset(&def);
-        sigaddset(&def, SIGPIPE);
-        posix_spawnattr_init(&attr);
-        posix_spawnattr_setsigdefault(&attr, &def);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-        rc = posix_spawnp(&pid, s->cfg.argv[0], &fa, &attr, s->cfg.argv, envp);
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    free(envp);
-    if (rc != 0) {
-        close(p[0]);
-        close(p[1]);
-        errno = rc;
-        return -1;
-    }
-    close(p[0]);
-    ssize_t w = send(p[1], s->head->body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w == (ssize_t)len)
-        w = send(p[1], "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    close(p[1]);
-    s->child = pid; /* a short write shows as the child's failure or timeout */
     return 0;
 }
 
@@ -577,19 +392,13 @@ static void alert__collect(struct alerter *a, int64_t now_us)
 
 static void alert__kick(struct alerter *a, struct alert_sink *s, int64_t now_us)
 {
-    if (s->cfg.type == ALERT_SINK_ALERTMANAGER && s->active && s->next_resend_us &&
-        now_us >= s->next_resend_us) {
-        /* Re-send every active alert: Alertmanager resolves an alert it
-         * has not heard about for its resolve_timeout. */
-        if (!s->head)
-            alert__push(a, s, alert__am_body(s, NULL), 0, ALERT_UPDATE, now_us);
-        s->next_resend_us = now_us + s->cfg.resend_us;
-    }
-    if (!s->head || s->easy || s->child || now_us < s->next_try_us)
+    int64_t due = s->ops->due_us ? s->ops->due_us(s) : -1;
+    if (due >= 0 && now_us >= due)
+        s->ops->tick(a, s, now_us);
+    if (!s->head || s->easy || s->child || now_us < s->next_try_us || !s->ops->start)
         return;
     s->started_us = now_us;
-    int rc = s->cfg.type == ALERT_SINK_EXEC ? alert__start_exec(s) : alert__start_http(a, s);
-    if (rc != 0)
+    if (s->ops->start(a, s) != 0)
         alert__finish(a, s, 0, strerror(errno), now_us);
 }
 
@@ -617,9 +426,9 @@ long alerter_timeout_ms(struct alerter *a, int64_t now_us)
             t = now_us + 50000; /* reap soon */
         else if (s->head && !s->easy)
             t = s->next_try_us;
-        if (s->cfg.type == ALERT_SINK_ALERTMANAGER && s->active && s->next_resend_us &&
-            (t < 0 || s->next_resend_us < t))
-            t = s->next_resend_us;
+        int64_t due = s->ops->due_us ? s->ops->due_us(s) : -1;
+        if (due >= 0 && (t < 0 || due < t))
+            t = due;
         if (t >= 0 && (next < 0 || t < next))
             next = t;
     }

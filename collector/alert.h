@@ -27,7 +27,25 @@
 #include <stdint.h>
 #include <zmq.h>
 
-enum alert_sink_type { ALERT_SINK_LOG = 1, ALERT_SINK_WEBHOOK, ALERT_SINK_ALERTMANAGER, ALERT_SINK_EXEC };
+enum alert_sink_type {
+    ALERT_SINK_LOG = 1,
+    ALERT_SINK_WEBHOOK,
+    ALERT_SINK_ALERTMANAGER,
+    ALERT_SINK_EXEC,
+    ALERT_SINK_NTYPES = ALERT_SINK_EXEC
+};
+
+/* What configuration needs to know of a sink type. */
+struct alert_sink_kind {
+    const char *name;  /* "webhook" */
+    int takes_url;     /* 'url' is required, and only it takes one */
+    int takes_command; /* 'command' is required, and only it takes one */
+};
+
+/* The kind of sink type T (NULL for none), and the type named NAME (0
+ * for none). */
+const struct alert_sink_kind *alert_sink_kind(enum alert_sink_type t);
+enum alert_sink_type alert_sink_type_named(const char *name);
 
 struct alert_sink_config {
     enum alert_sink_type type;

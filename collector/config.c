@@ -157,19 +157,37 @@ static int config__corr(struct cfg *c, struct fy_node *key, struct fy_node *val,
 
 /* ---- alerts ---------------------------------------------------------------- */
 
+/* The sink types' names, "log, webhook, alertmanager or exec", or those
+ * taking a url ("webhook and alertmanager") when URL_ONLY. */
+static void config__sink_names(char *out, size_t len, int url_only, const char *last)
+{
+    const char *names[ALERT_SINK_NTYPES];
+    size_t n = 0;
+    for (int t = 1; t <= ALERT_SINK_NTYPES; t++)
+        if (!url_only || alert_sink_kind((enum alert_sink_type)t)->takes_url)
+            names[n++] = alert_sink_kind((enum alert_sink_type)t)->name;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, "%s%s", i == 0 ? "" : i + 1 == n ? last : ", ",
+                 names[i]);
+    }
+}
+
 static int config__sink_type(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
                              const void *arg)
 {
-    static const char *const names[] = {"log", "webhook", "alertmanager", "exec"};
     const char *s = cfg_scalar(c, key, val);
     if (!s)
         return -1;
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, names[i])) {
-            *(enum alert_sink_type *)out = (enum alert_sink_type)(i + 1);
-            return 0;
-        }
-    cfg_error(c, val, "type: '%.40s' is not log, webhook, alertmanager or exec", s);
+    enum alert_sink_type t = alert_sink_type_named(s);
+    if (t) {
+        *(enum alert_sink_type *)out = t;
+        return 0;
+    }
+    char names[128];
+    config__sink_names(names, sizeof names, 0, " or ");
+    cfg_error(c, val, "type: '%.40s' is not %s", s, names);
     return -1;
 }
 
@@ -236,18 +254,22 @@ static void config__sink(struct cfg *c, struct fy_node *node, struct alert_sink_
                                     .give_up_us = 3600 * 1000000LL};
     if (cfg_map(c, node, "alert sink", config_sink_fields, s))
         return;
+    char names[128];
     if (!s->type) {
-        cfg_error(c, node, "alert sink: 'type' is required (log, webhook, alertmanager, exec)");
+        config__sink_names(names, sizeof names, 0, ", ");
+        cfg_error(c, node, "alert sink: 'type' is required (%s)", names);
         return;
     }
-    int http = s->type == ALERT_SINK_WEBHOOK || s->type == ALERT_SINK_ALERTMANAGER;
-    if (http && (!s->url || (strncmp(s->url, "http://", 7) && strncmp(s->url, "https://", 8))))
+    const struct alert_sink_kind *k = alert_sink_kind(s->type);
+    if (k->takes_url &&
+        (!s->url || (strncmp(s->url, "http://", 7) && strncmp(s->url, "https://", 8))))
         cfg_error(c, node, "alert sink: 'url' is required, an http:// or https:// URL");
-    if (!http && s->url)
-        cfg_error(c, node, "alert sink: 'url' is only for webhook and alertmanager");
-    if (s->type == ALERT_SINK_EXEC && !s->argv)
-        cfg_error(c, node, "alert sink: 'command' is required for exec");
-    if (s->type != ALERT_SINK_EXEC && s->argv)
+    config__sink_names(names, sizeof names, 1, " and ");
+    if (!k->takes_url && s->url)
+        cfg_error(c, node, "alert sink: 'url' is only for %s", names);
+    if (k->takes_command && !s->argv)
+        cfg_error(c, node, "alert sink: 'command' is required for %s", k->name);
+    if (!k->takes_command && s->argv)
         cfg_error(c, node, "alert sink: 'command' is only for exec");
 }
 
