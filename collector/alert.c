@@ -69,19 +69,9 @@ void alert_delivered_now(struct alerter *a)
     a->counters.delivered++;
 }
 
-const char *alert_event_name(enum alert_event e)
-{
-    switch (e) {
-    case ALERT_OPEN: return "open";
-    case ALERT_UPDATE: return "update";
-    case ALERT_RESOLVE: return "resolve";
-    }
-    return "?";
-}
-
 /* ---- payloads ------------------------------------------------------------ */
 
-static json_t *alert__incident(const struct alert_incident *in)
+static json_t *alert__incident(const struct incident *in)
 {
     char code[8], fault[128], level[4];
     snprintf(code, sizeof code, "0x%04x", in->fault);
@@ -96,9 +86,9 @@ static json_t *alert__incident(const struct alert_incident *in)
                      query_time(in->end_us));
 }
 
-char *alert_payload_json(enum alert_event ev, const struct alert_incident *in)
+char *alert_payload_json(enum incident_event ev, const struct incident *in)
 {
-    json_t *o = json_pack("{ss so}", "event", alert_event_name(ev), "incident",
+    json_t *o = json_pack("{ss so}", "event", incident_event_name(ev), "incident",
                           alert__incident(in));
     char *s = o ? json_dumps(o, FL_JSON_EXACT) : NULL;
     json_decref(o);
@@ -116,7 +106,7 @@ static void alert__job_free(struct alert_job *j)
 }
 
 void alert_push(struct alerter *a, struct alert_sink *s, char *body, int64_t id,
-                enum alert_event ev, int64_t now_us)
+                enum incident_event ev, int64_t now_us)
 {
     if (!body)
         return;
@@ -137,7 +127,7 @@ void alert_push(struct alerter *a, struct alert_sink *s, char *body, int64_t id,
                 s->tail = pp == &s->head ? NULL : s->head;
             s->queued--;
             log_error("alert sink %s: queue full, dropping the %s of incident %lld", s->name,
-                      alert_event_name(old->ev), (long long)old->id);
+                      incident_event_name(old->ev), (long long)old->id);
             alert__job_free(old);
             a->counters.dropped++;
         }
@@ -260,7 +250,7 @@ void alerter_destroy(struct alerter **pa)
     *pa = NULL;
 }
 
-void alerter_event(struct alerter *a, enum alert_event ev, const struct alert_incident *in,
+void alerter_event(struct alerter *a, enum incident_event ev, const struct incident *in,
                    int64_t now_us)
 {
     int level = fault_level(in->fault);
@@ -269,7 +259,7 @@ void alerter_event(struct alerter *a, enum alert_event ev, const struct alert_in
             a->sinks[i].ops->event(a, &a->sinks[i], ev, in, now_us);
 }
 
-void alerter_adopt(struct alerter *a, const struct alert_incident *in)
+void alerter_adopt(struct alerter *a, const struct incident *in)
 {
     for (size_t i = 0; i < a->nsinks; i++) {
         struct alert_sink *s = &a->sinks[i];
@@ -319,7 +309,7 @@ static void alert__finish(struct alerter *a, struct alert_sink *s, int ok, const
         s->backoff_us = ALERT_BACKOFF_MIN_US;
         s->next_try_us = 0;
         log_debug("alert sink %s: %s of incident %lld delivered", s->name,
-                  alert_event_name(j->ev), (long long)j->id);
+                  incident_event_name(j->ev), (long long)j->id);
         alert__pop(s);
         return;
     }
@@ -327,13 +317,13 @@ static void alert__finish(struct alerter *a, struct alert_sink *s, int ok, const
     j->attempts++;
     if (now_us - j->created_us >= s->cfg.give_up_us) {
         log_error("alert sink %s: giving up the %s of incident %lld after %u attempts: %s",
-                  s->name, alert_event_name(j->ev), (long long)j->id, j->attempts, why);
+                  s->name, incident_event_name(j->ev), (long long)j->id, j->attempts, why);
         a->counters.dropped++;
         alert__pop(s);
         return;
     }
     log_warn("alert sink %s: %s of incident %lld failed (%s), retry in %lld ms", s->name,
-             alert_event_name(j->ev), (long long)j->id, why, (long long)(s->backoff_us / 1000));
+             incident_event_name(j->ev), (long long)j->id, why, (long long)(s->backoff_us / 1000));
     s->next_try_us = now_us + s->backoff_us;
     s->backoff_us = s->backoff_us * 2 > ALERT_BACKOFF_MAX_US ? ALERT_BACKOFF_MAX_US
                                                               : s->backoff_us * 2;

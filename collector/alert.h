@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "incident.h"
+
 enum alert_sink_type {
     ALERT_SINK_LOG = 1,
     ALERT_SINK_WEBHOOK,
@@ -57,19 +59,6 @@ struct alert_sink_config {
     int64_t give_up_us;   /* drop a delivery failing for longer than this (1 h) */
 };
 
-enum alert_event { ALERT_OPEN = 1, ALERT_UPDATE, ALERT_RESOLVE };
-
-const char *alert_event_name(enum alert_event e);
-
-/* An incident as alerts carry it. */
-struct alert_incident {
-    int64_t id;
-    const char *verdict, *component, *explanation;
-    const char *agents_json, *targets_json; /* JSON arrays */
-    uint16_t fault;
-    int64_t start_us, end_us; /* end_us 0 while open */
-};
-
 struct alert_counters {
     uint64_t queued, delivered, failed_attempts, dropped;
 };
@@ -86,12 +75,12 @@ struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
 void alerter_destroy(struct alerter **a);
 
 /* Queue EV for IN on every sink its level routes to.  Copies what it needs. */
-void alerter_event(struct alerter *a, enum alert_event ev, const struct alert_incident *in,
+void alerter_event(struct alerter *a, enum incident_event ev, const struct incident *in,
                    int64_t now_us);
 
 /* An incident already open when the collector started: alertmanager sinks
  * keep re-sending it (without a new open on the other sinks). */
-void alerter_adopt(struct alerter *a, const struct alert_incident *in);
+void alerter_adopt(struct alerter *a, const struct incident *in);
 
 /* Poll integration: the file descriptors to watch go to ITEMS (at most
  * MAX); returns how many.  alerter_timeout_ms() is how long the caller may
@@ -106,6 +95,6 @@ size_t alerter_pending(const struct alerter *a);
 const struct alert_counters *alerter_counters(const struct alerter *a);
 
 /* The JSON body a webhook or exec sink gets for EV (caller frees). */
-char *alert_payload_json(enum alert_event ev, const struct alert_incident *in);
+char *alert_payload_json(enum incident_event ev, const struct incident *in);
 
 #endif

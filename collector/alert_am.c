@@ -33,7 +33,7 @@ static struct am_state *am__state(struct alert_sink *s)
 
 /* One Alertmanager alert.  Its labels are its identity, so they hold only
  * what stays fixed for the incident's life; the rest are annotations. */
-static char *am__alert(const struct alerter *a, const struct alert_incident *in, int64_t ends_us)
+static char *am__alert(const struct alerter *a, const struct incident *in, int64_t ends_us)
 {
     char id[24], code[8], level[4];
     snprintf(id, sizeof id, "%lld", (long long)in->id);
@@ -115,21 +115,21 @@ static void am__track(struct am_state *am, int64_t id, const char *alert)
     (*pp)->alert = copy;
 }
 
-static void am__event(struct alerter *a, struct alert_sink *s, enum alert_event ev,
-                      const struct alert_incident *in, int64_t now_us)
+static void am__event(struct alerter *a, struct alert_sink *s, enum incident_event ev,
+                      const struct incident *in, int64_t now_us)
 {
     struct am_state *am = am__state(s);
-    char *alert = am ? am__alert(a, in, ev == ALERT_RESOLVE ? in->end_us : 0) : NULL;
+    char *alert = am ? am__alert(a, in, ev == INCIDENT_RESOLVE ? in->end_us : 0) : NULL;
     if (!alert)
         return;
-    am__track(am, in->id, ev == ALERT_RESOLVE ? NULL : alert);
+    am__track(am, in->id, ev == INCIDENT_RESOLVE ? NULL : alert);
     alert_push(a, s, am__body(am, alert), in->id, ev, now_us);
     free(alert);
     if (!am->next_resend_us)
         am->next_resend_us = now_us + s->cfg.resend_us;
 }
 
-static void am__adopt(struct alerter *a, struct alert_sink *s, const struct alert_incident *in)
+static void am__adopt(struct alerter *a, struct alert_sink *s, const struct incident *in)
 {
     struct am_state *am = am__state(s);
     char *alert = am ? am__alert(a, in, 0) : NULL;
@@ -162,7 +162,7 @@ static void am__tick(struct alerter *a, struct alert_sink *s, int64_t now_us)
 {
     struct am_state *am = s->state;
     if (!s->head)
-        alert_push(a, s, am__body(am, NULL), 0, ALERT_UPDATE, now_us);
+        alert_push(a, s, am__body(am, NULL), 0, INCIDENT_UPDATE, now_us);
     am->next_resend_us = now_us + s->cfg.resend_us;
 }
 

@@ -12,8 +12,8 @@
 
 #include "alert_sink.h"
 
-static void exec__event(struct alerter *a, struct alert_sink *s, enum alert_event ev,
-                        const struct alert_incident *in, int64_t now_us)
+static void exec__event(struct alerter *a, struct alert_sink *s, enum incident_event ev,
+                        const struct incident *in, int64_t now_us)
 {
     alert_push(a, s, alert_payload_json(ev, in), in->id, ev, now_us);
 }
@@ -41,7 +41,7 @@ static int exec__start(struct alerter *a, struct alert_sink *s)
         nenv++;
     char **envp = calloc(nenv + 3, sizeof *envp);
     char evbuf[48], idbuf[48];
-    snprintf(evbuf, sizeof evbuf, "FAULTLINE_EVENT=%s", alert_event_name(s->head->ev));
+    snprintf(evbuf, sizeof evbuf, "FAULTLINE_EVENT=%s", incident_event_name(s->head->ev));
     snprintf(idbuf, sizeof idbuf, "FAULTLINE_INCIDENT=%lld", (long long)s->head->id);
     posix_spawn_file_actions_t fa;
     int rc = envp ? posix_spawn_file_actions_init(&fa) : ENOMEM;

@@ -3,14 +3,14 @@
 #include "faultcode.h"
 #include "log.h"
 
-static void log__event(struct alerter *a, struct alert_sink *s, enum alert_event ev,
-                       const struct alert_incident *in, int64_t now_us)
+static void log__event(struct alerter *a, struct alert_sink *s, enum incident_event ev,
+                       const struct incident *in, int64_t now_us)
 {
     (void)s;
     (void)now_us;
     char fault[128];
     fault_format(in->fault, fault, sizeof fault);
-    log_warn("alert %s: incident %lld %s %s: %s (%s)", alert_event_name(ev), (long long)in->id,
+    log_warn("alert %s: incident %lld %s %s: %s (%s)", incident_event_name(ev), (long long)in->id,
              in->verdict, in->component, in->explanation ? in->explanation : "", fault);
     alert_delivered_now(a);
 }

@@ -17,7 +17,7 @@
 struct alert_job {
     char *body; /* what is sent (JSON) */
     int64_t id; /* incident */
-    enum alert_event ev;
+    enum incident_event ev;
     int64_t created_us;
     unsigned attempts;
     struct alert_job *next;
@@ -40,10 +40,10 @@ struct alert_sink {
 struct alert_sink_ops {
     struct alert_sink_kind kind;
     /* EV for IN, which the sink's level routes to it. */
-    void (*event)(struct alerter *a, struct alert_sink *s, enum alert_event ev,
-                  const struct alert_incident *in, int64_t now_us);
+    void (*event)(struct alerter *a, struct alert_sink *s, enum incident_event ev,
+                  const struct incident *in, int64_t now_us);
     /* An incident open when the collector started (NULL: nothing to do). */
-    void (*adopt)(struct alerter *a, struct alert_sink *s, const struct alert_incident *in);
+    void (*adopt)(struct alerter *a, struct alert_sink *s, const struct incident *in);
     /* Start delivering S->head: 0, or -1 with errno (NULL: never queues). */
     int (*start)(struct alerter *a, struct alert_sink *s);
     /* When it next wants to act on its own, -1: never (NULL: never).
@@ -59,7 +59,7 @@ extern const struct alert_sink_ops alert_log_ops, alert_webhook_ops, alert_am_op
 /* Queue BODY (taken: freed when delivered or dropped; NULL is ignored) for
  * S, about incident ID. */
 void alert_push(struct alerter *a, struct alert_sink *s, char *body, int64_t id,
-                enum alert_event ev, int64_t now_us);
+                enum incident_event ev, int64_t now_us);
 /* POST S->head's body to URL as JSON. */
 int alert_start_post(struct alerter *a, struct alert_sink *s, const char *url);
 /* The collector's URL for links (NULL: none). */

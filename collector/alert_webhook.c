@@ -2,8 +2,8 @@
  * to a URL; a 2xx answer is a delivery. */
 #include "alert_sink.h"
 
-static void webhook__event(struct alerter *a, struct alert_sink *s, enum alert_event ev,
-                           const struct alert_incident *in, int64_t now_us)
+static void webhook__event(struct alerter *a, struct alert_sink *s, enum incident_event ev,
+                           const struct incident *in, int64_t now_us)
 {
     alert_push(a, s, alert_payload_json(ev, in), in->id, ev, now_us);
 }

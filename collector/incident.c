@@ -19,9 +19,9 @@ struct open_incident {
 };
 
 /* What changed, kept until the caller has committed it. */
-struct incident_event {
-    enum alert_event ev;
-    struct alert_incident in; /* its strings point into own[] */
+struct incident_change {
+    enum incident_event ev;
+    struct incident in; /* its strings point into own[] */
     char *own[5];
 };
 
@@ -39,27 +39,37 @@ struct incidents {
     size_t npending, cappending;
     struct open_incident *open;
     size_t nopen, cap;
-    struct incident_event *events;
+    struct incident_change *events;
     size_t nevents, capevents;
 };
 
-static void incidents__snapshot(const struct open_incident *o, struct alert_incident *out,
+const char *incident_event_name(enum incident_event e)
+{
+    switch (e) {
+    case INCIDENT_OPEN: return "open";
+    case INCIDENT_UPDATE: return "update";
+    case INCIDENT_RESOLVE: return "resolve";
+    }
+    return "?";
+}
+
+static void incidents__snapshot(const struct open_incident *o, struct incident *out,
                                 int64_t end_us)
 {
-    *out = (struct alert_incident){
+    *out = (struct incident){
         .id = o->id, .verdict = o->verdict, .component = o->component,
         .explanation = o->explanation, .agents_json = o->agents, .targets_json = o->targets,
         .fault = o->fault, .start_us = o->start_us, .end_us = end_us,
     };
 }
 
-static void incidents__event(struct incidents *inc, enum alert_event ev,
+static void incidents__event(struct incidents *inc, enum incident_event ev,
                              const struct open_incident *o, int64_t end_us)
 {
     if (FL_GROW(inc->events, inc->capevents, inc->nevents, 16))
         return;
-    struct incident_event *e = &inc->events[inc->nevents];
-    struct alert_incident snap;
+    struct incident_change *e = &inc->events[inc->nevents];
+    struct incident snap;
     incidents__snapshot(o, &snap, end_us);
     e->ev = ev;
     e->in = snap;
@@ -94,9 +104,9 @@ void incidents_flush_events(struct incidents *inc, incidents_event_fn fn, void *
 void incidents_foreach_open(struct incidents *inc, incidents_event_fn fn, void *ctx)
 {
     for (size_t i = 0; i < inc->nopen; i++) {
-        struct alert_incident snap;
+        struct incident snap;
         incidents__snapshot(&inc->open[i], &snap, 0);
-        fn(ctx, ALERT_OPEN, &snap);
+        fn(ctx, INCIDENT_OPEN, &snap);
     }
 }
 
@@ -240,7 +250,7 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
                 agents = targets = NULL;
                 snprintf(o->explanation, sizeof o->explanation, "%s", d[k].explanation);
                 if (rc == 0)
-                    incidents__event(inc, ALERT_UPDATE, o, 0);
+                    incidents__event(inc, INCIDENT_UPDATE, o, 0);
             }
         } else {
             int64_t id;
@@ -250,7 +260,7 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
                 row.id = id;
                 if (incidents__load(inc, &row) == 0) {
                     inc->open[inc->nopen - 1].seen = 1;
-                    incidents__event(inc, ALERT_OPEN, &inc->open[inc->nopen - 1], 0);
+                    incidents__event(inc, INCIDENT_OPEN, &inc->open[inc->nopen - 1], 0);
                     o_count++;
                     log_warn("incident %lld opened: %s %s: %s", (long long)id, verdict,
                              d[k].component, d[k].explanation);
@@ -284,7 +294,7 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
                  o->verdict, o->component, (long long)((end_us - o->start_us) / 1000000),
                  (double)(now_us - end_us) / 1e6);
         c_count++;
-        incidents__event(inc, ALERT_RESOLVE, o, end_us);
+        incidents__event(inc, INCIDENT_RESOLVE, o, end_us);
         incidents__drop(o);
         inc->open[i] = inc->open[--inc->nopen];
     }

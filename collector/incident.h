@@ -10,9 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alert.h"
 #include "correlate.h"
 #include "store.h"
+
+/* What happens to an incident, in order: it opens, is updated when what
+ * it blames grows, and is resolved when its cause is gone. */
+enum incident_event { INCIDENT_OPEN = 1, INCIDENT_UPDATE, INCIDENT_RESOLVE };
+
+const char *incident_event_name(enum incident_event e);
+
+/* One incident as the rest of the collector sees it (alerts, the API):
+ * its strings belong to whoever passes it. */
+struct incident {
+    int64_t id;
+    const char *verdict, *component, *explanation;
+    const char *agents_json, *targets_json; /* JSON arrays */
+    uint16_t fault;
+    int64_t start_us, end_us; /* end_us 0 while open */
+};
 
 struct incidents;
 
@@ -32,8 +47,8 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
 /* What incidents_apply() changed, in order: call once the transaction
  * is committed (the events are then forgotten).  FN may be NULL to drop
  * them. */
-typedef void (*incidents_event_fn)(void *ctx, enum alert_event ev,
-                                   const struct alert_incident *in);
+typedef void (*incidents_event_fn)(void *ctx, enum incident_event ev,
+                                   const struct incident *in);
 void incidents_flush_events(struct incidents *inc, incidents_event_fn fn, void *ctx);
 
 /* Every incident open now. */

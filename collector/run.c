@@ -88,12 +88,12 @@ static void collector__log_stats(const struct ingest_counters *c, const struct a
 
 /* Incident events to the alert sinks; open incidents at start-up to the
  * sinks that re-send (Alertmanager). */
-static void collector__alert(void *ctx, enum alert_event ev, const struct alert_incident *in)
+static void collector__alert(void *ctx, enum incident_event ev, const struct incident *in)
 {
     alerter_event(ctx, ev, in, time_now_us());
 }
 
-static void collector__adopt(void *ctx, enum alert_event ev, const struct alert_incident *in)
+static void collector__adopt(void *ctx, enum incident_event ev, const struct incident *in)
 {
     (void)ev;
     alerter_adopt(ctx, in);

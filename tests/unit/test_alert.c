@@ -22,7 +22,7 @@
 #include "test_util.h"
 #include "timeutil.h"
 
-static const struct alert_incident incident = {
+static const struct incident incident = {
     .id = 7, .verdict = "TARGET", .component = "web.lab.test:80",
     .explanation = "web.lab.test:80 fails from 6 of the 6 agents probing it, in 3 regions",
     .agents_json = "[\"r1a1\",\"r2a1\"]", .targets_json = "[\"web.lab.test:80\"]",
@@ -70,10 +70,10 @@ static void exec_sink_gets_each_event_as_json_on_stdin_in_order(void **state)
     struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
     struct alerter *a = alerter_new(&cfg, 1, NULL);
-    alerter_event(a, ALERT_OPEN, &incident, time_now_us());
-    struct alert_incident closed = incident;
+    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us());
+    struct incident closed = incident;
     closed.end_us = incident.start_us + 42000000;
-    alerter_event(a, ALERT_RESOLVE, &closed, time_now_us());
+    alerter_event(a, INCIDENT_RESOLVE, &closed, time_now_us());
     run_until_idle(a, 10000);
     assert_int_equal(alerter_pending(a), 0);
     assert_int_equal(alerter_counters(a)->delivered, 2);
@@ -120,7 +120,7 @@ static void failing_exec_is_retried_with_backoff_until_it_succeeds(void **state)
                                     .timeout_us = 5000000, .give_up_us = 60000000};
     struct alerter *a = alerter_new(&cfg, 1, NULL);
     int64_t t0 = time_now_us();
-    alerter_event(a, ALERT_OPEN, &incident, t0);
+    alerter_event(a, INCIDENT_OPEN, &incident, t0);
     run_until_idle(a, 10000);
     int64_t took = time_now_us() - t0;
     assert_int_equal(alerter_pending(a), 0);
@@ -144,15 +144,15 @@ static void a_sink_takes_only_incidents_at_its_severity_or_above(void **state)
          .give_up_us = 60000000},
     };
     struct alerter *a = alerter_new(cfg, 2, NULL);
-    alerter_event(a, ALERT_OPEN, &incident, time_now_us()); /* L2: second sink only */
+    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us()); /* L2: second sink only */
     assert_int_equal(alerter_pending(a), 1);
-    struct alert_incident crit = incident;
+    struct incident crit = incident;
     crit.fault = FL_FAULT(0x3, 0x7, 13, 0x3); /* L1: both */
-    alerter_event(a, ALERT_OPEN, &crit, time_now_us());
+    alerter_event(a, INCIDENT_OPEN, &crit, time_now_us());
     assert_int_equal(alerter_pending(a), 3);
-    struct alert_incident warn = incident;
+    struct incident warn = incident;
     warn.fault = FL_FAULT_ICMP_LOSS; /* L3: neither */
-    alerter_event(a, ALERT_OPEN, &warn, time_now_us());
+    alerter_event(a, INCIDENT_OPEN, &warn, time_now_us());
     assert_int_equal(alerter_pending(a), 3);
     assert_int_equal(fault_level(FL_FAULT_ICMP_LOSS), 3);
     assert_int_equal(fault_level(0x3705), 4);
@@ -168,7 +168,7 @@ static void a_full_queue_drops_the_oldest_and_counts_it(void **state)
                                     .timeout_us = 5000000, .give_up_us = 60000000};
     struct alerter *a = alerter_new(&cfg, 1, NULL);
     for (int i = 0; i < 1005; i++)
-        alerter_event(a, ALERT_UPDATE, &incident, time_now_us());
+        alerter_event(a, INCIDENT_UPDATE, &incident, time_now_us());
     assert_int_equal(alerter_pending(a), 1000);
     assert_int_equal(alerter_counters(a)->dropped, 5);
     alerter_destroy(&a);
@@ -252,7 +252,7 @@ static void webhook_posts_the_incident_and_retries_a_500(void **state)
     struct alert_sink_config cfg = {.type = ALERT_SINK_WEBHOOK, .url = url, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
     struct alerter *a = alerter_new(&cfg, 1, NULL);
-    alerter_event(a, ALERT_UPDATE, &incident, time_now_us());
+    alerter_event(a, INCIDENT_UPDATE, &incident, time_now_us());
     run_until_idle(a, 10000);
     assert_int_equal(alerter_pending(a), 0);
     assert_int_equal(r.requests, 2);
@@ -280,7 +280,7 @@ static void a_hanging_receiver_never_blocks_the_loop(void **state)
                                     .timeout_us = 500000, .resend_us = 60000000,
                                     .give_up_us = 1500000};
     struct alerter *a = alerter_new(&cfg, 1, NULL);
-    alerter_event(a, ALERT_OPEN, &incident, time_now_us());
+    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us());
     int64_t longest = run_until_idle(a, 10000);
     /* Timed out, retried after 1 s, timed out again, given up. */
     assert_int_equal(alerter_pending(a), 0);
@@ -305,7 +305,7 @@ static void alertmanager_alert_names_and_links_its_incident(void **state)
                                     .timeout_us = 5000000, .resend_us = 60000000,
                                     .give_up_us = 60000000};
     struct alerter *a = alerter_new(&cfg, 1, "http://coll.example:9105/");
-    alerter_event(a, ALERT_OPEN, &incident, time_now_us());
+    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us());
     run_until_idle(a, 10000);
     assert_string_equal(r.path, "/api/v2/alerts");
     json_error_t jerr;
@@ -320,9 +320,9 @@ static void alertmanager_alert_names_and_links_its_incident(void **state)
     assert_string_equal(json_string_value(json_object_get(al, "generatorURL")), link);
     assert_null(json_object_get(al, "endsAt"));
     json_decref(body);
-    struct alert_incident closed = incident;
+    struct incident closed = incident;
     closed.end_us = closed.start_us + 60 * 1000000LL;
-    alerter_event(a, ALERT_RESOLVE, &closed, time_now_us());
+    alerter_event(a, INCIDENT_RESOLVE, &closed, time_now_us());
     run_until_idle(a, 10000);
     body = json_loads(r.body, 0, &jerr);
     al = json_array_get(body, 0);

@@ -18,10 +18,10 @@
 static char events[16][64];
 static size_t nevents;
 
-static void record(void *ctx, enum alert_event ev, const struct alert_incident *in)
+static void record(void *ctx, enum incident_event ev, const struct incident *in)
 {
     if (nevents < 16)
-        snprintf(events[nevents++], sizeof events[0], "%s %s %s %zu", alert_event_name(ev),
+        snprintf(events[nevents++], sizeof events[0], "%s %s %s %zu", incident_event_name(ev),
                  in->verdict, in->component, strlen(in->agents_json));
 }
 

@@ -159,12 +159,12 @@ static void healed_at_is_the_first_good_result_after_the_last_failure(void **sta
 static size_t opens, resolves;
 static int64_t resolved_end;
 
-static void count_event(void *ctx, enum alert_event ev, const struct alert_incident *in)
+static void count_event(void *ctx, enum incident_event ev, const struct incident *in)
 {
     (void)ctx;
-    opens += ev == ALERT_OPEN;
-    resolves += ev == ALERT_RESOLVE;
-    if (ev == ALERT_RESOLVE)
+    opens += ev == INCIDENT_OPEN;
+    resolves += ev == INCIDENT_RESOLVE;
+    if (ev == INCIDENT_RESOLVE)
         resolved_end = in->end_us;
 }
 
