@@ -75,6 +75,70 @@ static int api__text(const char *key, const char *value, const char **out, char 
     return 0;
 }
 
+#define API_NOT_MINE 1 /* a parameter the filter has not */
+
+static int api__incident_param(struct api_query *q, const char *key, const char *value, char *err,
+                               size_t errlen)
+{
+    if (!strcmp(key, "verdict")) {
+        for (int v = CORR_AGENT; v <= CORR_HOP; v++)
+            if (value && !strcmp(value, correlate_verdict_name((enum corr_verdict)v))) {
+                q->incidents.verdict = value;
+                return 0;
+            }
+        return api__error(err, errlen, "verdict: '%.64s' is not a verdict (AGENT, TARGET, ...)",
+                          value ? value : "");
+    }
+    if (!strcmp(key, "component"))
+        return api__text(key, value, &q->incidents.component, err, errlen);
+    if (!strcmp(key, "agent"))
+        return api__text(key, value, &q->incidents.agent, err, errlen);
+    if (!strcmp(key, "target"))
+        return api__text(key, value, &q->incidents.target, err, errlen);
+    if (!strcmp(key, "region"))
+        return api__text(key, value, &q->incidents.region, err, errlen);
+    if (!strcmp(key, "code")) {
+        uint16_t code;
+        if (!value || fault_parse(value, &code) != 0 || !code)
+            return api__error(err, errlen, "code: '%.64s' is not a fault code like 0x3795",
+                              value ? value : "");
+        q->incidents.fault_code = code;
+        return 0;
+    }
+    if (!strcmp(key, "open")) {
+        if (!value || (strcmp(value, "1") && strcmp(value, "true") && strcmp(value, "0") &&
+                       strcmp(value, "false")))
+            return api__error(err, errlen, "open: '%.64s' is not true or false",
+                              value ? value : "");
+        q->incidents.open_only = value[0] == '1' || value[0] == 't';
+        return 0;
+    }
+    return API_NOT_MINE;
+}
+
+static int api__result_param(struct api_query *q, const char *key, const char *value, char *err,
+                             size_t errlen)
+{
+    if (!strcmp(key, "agent"))
+        return api__text(key, value, &q->results.agent, err, errlen);
+    if (!strcmp(key, "target"))
+        return api__text(key, value, &q->results.target, err, errlen);
+    if (!strcmp(key, "probe")) {
+        if (!value || !(q->results.probe = resultfmt_probe_parse(value)))
+            return api__error(err, errlen, "probe: unknown probe '%.64s'", value ? value : "");
+        return 0;
+    }
+    if (!strcmp(key, "status")) {
+        if (value && !strcmp(value, "notok"))
+            q->results.status = -1;
+        else if (!value || !(q->results.status = resultfmt_status_parse(value)))
+            return api__error(err, errlen, "status: '%.64s' is not ok, fail, error or notok",
+                              value ? value : "");
+        return 0;
+    }
+    return API_NOT_MINE;
+}
+
 int api_query_param(struct api_query *q, enum api_query_kind kind, const char *key,
                     const char *value, int64_t now_us, char *err, size_t errlen)
 {
@@ -105,56 +169,11 @@ int api_query_param(struct api_query *q, enum api_query_kind kind, const char *k
     if (!strcmp(key, "limit") && (incidents || results))
         return api__limit(value, incidents ? &q->incidents.limit : &q->results.limit, err,
                           errlen);
-    if (incidents && !strcmp(key, "verdict")) {
-        for (int v = CORR_AGENT; v <= CORR_HOP; v++)
-            if (value && !strcmp(value, correlate_verdict_name((enum corr_verdict)v))) {
-                q->incidents.verdict = value;
-                return 0;
-            }
-        return api__error(err, errlen, "verdict: '%.64s' is not a verdict (AGENT, TARGET, ...)",
-                          value ? value : "");
-    }
-    if (incidents && !strcmp(key, "component"))
-        return api__text(key, value, &q->incidents.component, err, errlen);
-    if (incidents && !strcmp(key, "agent"))
-        return api__text(key, value, &q->incidents.agent, err, errlen);
-    if (incidents && !strcmp(key, "target"))
-        return api__text(key, value, &q->incidents.target, err, errlen);
-    if (incidents && !strcmp(key, "region"))
-        return api__text(key, value, &q->incidents.region, err, errlen);
-    if (incidents && !strcmp(key, "code")) {
-        uint16_t code;
-        if (!value || fault_parse(value, &code) != 0 || !code)
-            return api__error(err, errlen, "code: '%.64s' is not a fault code like 0x3795",
-                              value ? value : "");
-        q->incidents.fault_code = code;
-        return 0;
-    }
-    if (incidents && !strcmp(key, "open")) {
-        if (!value || (strcmp(value, "1") && strcmp(value, "true") && strcmp(value, "0") &&
-                       strcmp(value, "false")))
-            return api__error(err, errlen, "open: '%.64s' is not true or false",
-                              value ? value : "");
-        q->incidents.open_only = value[0] == '1' || value[0] == 't';
-        return 0;
-    }
-    if (results && !strcmp(key, "agent"))
-        return api__text(key, value, &q->results.agent, err, errlen);
-    if (results && !strcmp(key, "target"))
-        return api__text(key, value, &q->results.target, err, errlen);
-    if (results && !strcmp(key, "probe")) {
-        if (!value || !(q->results.probe = resultfmt_probe_parse(value)))
-            return api__error(err, errlen, "probe: unknown probe '%.64s'", value ? value : "");
-        return 0;
-    }
-    if (results && !strcmp(key, "status")) {
-        if (value && !strcmp(value, "notok"))
-            q->results.status = -1;
-        else if (!value || !(q->results.status = resultfmt_status_parse(value)))
-            return api__error(err, errlen, "status: '%.64s' is not ok, fail, error or notok",
-                              value ? value : "");
-        return 0;
-    }
+    int rc = incidents ? api__incident_param(q, key, value, err, errlen)
+             : results ? api__result_param(q, key, value, err, errlen)
+                       : API_NOT_MINE;
+    if (rc != API_NOT_MINE)
+        return rc;
     return api__error(err, errlen, "unknown parameter '%.64s'", key);
 }
 
@@ -354,15 +373,15 @@ static int api__count_open(void *ctx, const struct store_incident *in)
     return 0;
 }
 
-static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn)
+/* The collector's counters: messages, results, alerts, handshakes. */
+static void api__metrics_counters(struct api *api, struct api__buf *b)
 {
-    struct api__buf b = {0};
     const struct ingest_counters *ic = api->src.ingest;
-    api__family(&b, "faultline_messages_received_total", "counter", "Envelopes received from agents.");
-    api__printf(&b, "faultline_messages_received_total %llu\n", (unsigned long long)ic->messages);
-    api__family(&b, "faultline_messages_rejected_total", "counter", "Envelopes rejected, by reason.");
+    api__family(b, "faultline_messages_received_total", "counter", "Envelopes received from agents.");
+    api__printf(b, "faultline_messages_received_total %llu\n", (unsigned long long)ic->messages);
+    api__family(b, "faultline_messages_rejected_total", "counter", "Envelopes rejected, by reason.");
     for (int i = 1; i < WIRE_NSTATUS; i++)
-        api__printf(&b, "faultline_messages_rejected_total{reason=\"%s\"} %llu\n",
+        api__printf(b, "faultline_messages_rejected_total{reason=\"%s\"} %llu\n",
                     wire_status_name((enum wire_status)i), (unsigned long long)ic->rejected[i]);
     const struct alert_counters *ac = api->src.alerts;
     const struct {
@@ -398,45 +417,63 @@ static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn
          api->src.auth ? auth_revoked(api->src.auth) : 0},
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
-        api__family(&b, counters[i].name, "counter", counters[i].help);
-        api__printf(&b, "%s %llu\n", counters[i].name, (unsigned long long)counters[i].value);
+        api__family(b, counters[i].name, "counter", counters[i].help);
+        api__printf(b, "%s %llu\n", counters[i].name, (unsigned long long)counters[i].value);
     }
+}
+
+/* What is open and failing now, and when each agent was last heard of. */
+static void api__metrics_state(struct api *api, struct api__buf *b)
+{
     struct api__open_count oc = {.n = 0};
     struct store_incident_filter f = {.open_only = 1};
     store_query_incidents(api->src.st, &f, api__count_open, &oc);
-    api__family(&b, "faultline_incidents_open", "gauge", "Incidents open now, by verdict.");
+    api__family(b, "faultline_incidents_open", "gauge", "Incidents open now, by verdict.");
     for (int v = CORR_AGENT; v <= CORR_HOP; v++) {
         const char *name = correlate_verdict_name((enum corr_verdict)v);
         long n = 0;
         for (size_t i = 0; i < oc.n; i++)
             if (!strcmp(oc.verdict[i], name))
                 n = oc.count[i];
-        api__printf(&b, "faultline_incidents_open{verdict=\"%s\"} %ld\n", name, n);
+        api__printf(b, "faultline_incidents_open{verdict=\"%s\"} %ld\n", name, n);
     }
     if (api->src.corr) {
-        api__family(&b, "faultline_pairs_failing", "gauge",
+        api__family(b, "faultline_pairs_failing", "gauge",
                     "(agent, target, probe, address) pairs failing now, explained or not.");
-        api__printf(&b, "faultline_pairs_failing %zu\n", correlate_failing(api->src.corr));
+        api__printf(b, "faultline_pairs_failing %zu\n", correlate_failing(api->src.corr));
     }
-    api__family(&b, "faultline_agent_last_seen_timestamp_seconds", "gauge",
+    api__family(b, "faultline_agent_last_seen_timestamp_seconds", "gauge",
                 "When each agent was last heard from (unix seconds).");
-    store_query_agents(api->src.st, api__metric_agent, &b);
-    if (api->src.auth) {
-        const struct auth_refusal *r;
-        size_t n = auth_refusals(api->src.auth, &r);
-        api__family(&b, "faultline_refused_key_last_seen_timestamp_seconds", "gauge",
-                    "When a key not in the allow-list last tried to connect (unix seconds), with "
-                    "the address it came from; the keys refused last, dropped once listed.");
-        for (size_t i = 0; i < n; i++) /* Z85 has no '"' or '\\' */
-            api__printf(&b, "faultline_refused_key_last_seen_timestamp_seconds{key=\"%s\","
-                            "address=\"%s\"} %.3f\n",
-                        r[i].key, r[i].address, (double)r[i].last_us / 1e6);
-        api__family(&b, "faultline_refused_key_handshakes_total", "counter",
-                    "Handshakes refused, per key not in the allow-list.");
-        for (size_t i = 0; i < n; i++)
-            api__printf(&b, "faultline_refused_key_handshakes_total{key=\"%s\"} %llu\n",
-                        r[i].key, (unsigned long long)r[i].count);
-    }
+    store_query_agents(api->src.st, api__metric_agent, b);
+}
+
+/* The keys refused lately. */
+static void api__metrics_refusals(struct api *api, struct api__buf *b)
+{
+    if (!api->src.auth)
+        return;
+    const struct auth_refusal *r;
+    size_t n = auth_refusals(api->src.auth, &r);
+    api__family(b, "faultline_refused_key_last_seen_timestamp_seconds", "gauge",
+                "When a key not in the allow-list last tried to connect (unix seconds), with "
+                "the address it came from; the keys refused last, dropped once listed.");
+    for (size_t i = 0; i < n; i++) /* Z85 has no '"' or '\\' */
+        api__printf(b, "faultline_refused_key_last_seen_timestamp_seconds{key=\"%s\","
+                        "address=\"%s\"} %.3f\n",
+                    r[i].key, r[i].address, (double)r[i].last_us / 1e6);
+    api__family(b, "faultline_refused_key_handshakes_total", "counter",
+                "Handshakes refused, per key not in the allow-list.");
+    for (size_t i = 0; i < n; i++)
+        api__printf(b, "faultline_refused_key_handshakes_total{key=\"%s\"} %llu\n",
+                    r[i].key, (unsigned long long)r[i].count);
+}
+
+static enum MHD_Result api__metrics(struct api *api, struct MHD_Connection *conn)
+{
+    struct api__buf b = {0};
+    api__metrics_counters(api, &b);
+    api__metrics_state(api, &b);
+    api__metrics_refusals(api, &b);
     if (b.oom) {
         free(b.s);
         return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -467,6 +504,159 @@ static const char api_page[] =
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
+typedef enum MHD_Result api_route_fn(struct api *api, struct MHD_Connection *conn,
+                                     const char *rest);
+
+static enum MHD_Result api__healthz(struct api *api, struct MHD_Connection *conn, const char *rest)
+{
+    (void)api;
+    (void)rest;
+    return api__send(conn, MHD_HTTP_OK, "text/plain", strdup("ok\n"));
+}
+
+static enum MHD_Result api__page(struct api *api, struct MHD_Connection *conn, const char *rest)
+{
+    (void)api;
+    (void)rest;
+    return api__send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", strdup(api_page));
+}
+
+static enum MHD_Result api__metrics_route(struct api *api, struct MHD_Connection *conn,
+                                          const char *rest)
+{
+    (void)rest;
+    return api__metrics(api, conn);
+}
+
+/* A JSON answer built by a store query: OUT, or the store's error. */
+static enum MHD_Result api__answer(struct api *api, struct MHD_Connection *conn, int rc, json_t *out)
+{
+    if (rc != 0 || !out) {
+        json_decref(out);
+        return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
+    }
+    return api__json(conn, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result api__agents(struct api *api, struct MHD_Connection *conn, const char *rest)
+{
+    (void)rest;
+    json_t *a = json_array();
+    return api__answer(api, conn, store_query_agents(api->src.st, api__collect_agent, a), a);
+}
+
+static enum MHD_Result api__gaps(struct api *api, struct MHD_Connection *conn, const char *rest)
+{
+    (void)rest;
+    struct api__gap_params gp = {0};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api__gap_param, &gp);
+    if (gp.err[0])
+        return api__fail(conn, MHD_HTTP_BAD_REQUEST, gp.err);
+    json_t *a = json_array();
+    return api__answer(api, conn, store_query_gaps(api->src.st, gp.agent, api__collect_gap, a), a);
+}
+
+/* /api/v1/incidents/ID: the incident with its evidence. */
+static enum MHD_Result api__incident(struct api *api, struct MHD_Connection *conn, const char *rest)
+{
+    char *end;
+    errno = 0;
+    long long id = strtoll(rest, &end, 10);
+    if (errno || end == rest || *end || id <= 0)
+        return api__fail(conn, MHD_HTTP_BAD_REQUEST, "incident id: expected a positive number");
+    struct store_incident_filter f = {.id = id};
+    json_t *a = json_array();
+    if (store_query_incidents(api->src.st, &f, api__collect, a) != 0)
+        return api__answer(api, conn, -1, a);
+    json_t *one = json_array_size(a) ? json_incref(json_array_get(a, 0)) : NULL;
+    json_decref(a);
+    if (!one)
+        return api__fail(conn, MHD_HTTP_NOT_FOUND, "no such incident");
+    struct api__one one_in = {.id = id, .st = api->src.st};
+    store_query_incidents(api->src.st, &f, api__evidence, &one_in);
+    if (one_in.evidence)
+        json_object_set_new(one, "evidence", one_in.evidence);
+    return api__json(conn, MHD_HTTP_OK, one);
+}
+
+/* The query parameters of KIND into P: 0, or -1 once a 400 is sent (*RC). */
+static int api__query(struct MHD_Connection *conn, enum api_query_kind kind, struct api__params *p,
+                      enum MHD_Result *rc)
+{
+    *p = (struct api__params){.now_us = time_now_us(), .kind = kind};
+    api_query_init(&p->q, kind);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api__param, p);
+    if (p->bad)
+        *rc = api__fail(conn, MHD_HTTP_BAD_REQUEST, p->err);
+    return p->bad ? -1 : 0;
+}
+
+static enum MHD_Result api__incidents(struct api *api, struct MHD_Connection *conn,
+                                      const char *rest)
+{
+    (void)rest;
+    struct api__params p;
+    enum MHD_Result rc;
+    if (api__query(conn, API_QUERY_INCIDENTS, &p, &rc) != 0)
+        return rc;
+    json_t *out = json_array();
+    return api__answer(api, conn, store_query_incidents(api->src.st, &p.q.incidents, api__collect, out),
+                       out);
+}
+
+static enum MHD_Result api__results(struct api *api, struct MHD_Connection *conn, const char *rest)
+{
+    (void)rest;
+    struct api__params p;
+    enum MHD_Result rc;
+    if (api__query(conn, API_QUERY_RESULTS, &p, &rc) != 0)
+        return rc;
+    json_t *out = json_array();
+    return api__answer(api, conn,
+                       store_query_results(api->src.st, &p.q.results, api__collect_result, out), out);
+}
+
+static enum MHD_Result api__summary(struct api *api, struct MHD_Connection *conn, const char *rest)
+{
+    (void)rest;
+    struct api__params p;
+    enum MHD_Result rc;
+    if (api__query(conn, API_QUERY_SUMMARY, &p, &rc) != 0)
+        return rc;
+    json_t *out = query_summary(api->src.st, p.q.since_us, p.q.until_us, p.now_us);
+    return api__answer(api, conn, out ? 0 : -1, out);
+}
+
+/* Every endpoint: a path, or a path prefix whose rest the handler reads. */
+static const struct api_route {
+    const char *path;
+    int prefix;
+    api_route_fn *fn;
+} api__routes[] = {
+    {"/", 0, api__page},
+    {"/healthz", 0, api__healthz},
+    {"/metrics", 0, api__metrics_route},
+    {"/api/v1/agents", 0, api__agents},
+    {"/api/v1/gaps", 0, api__gaps},
+    {"/api/v1/incidents", 0, api__incidents},
+    {"/api/v1/incidents/", 1, api__incident},
+    {"/api/v1/results", 0, api__results},
+    {"/api/v1/summary", 0, api__summary},
+};
+
+static const struct api_route *api__route(const char *url, const char **rest)
+{
+    for (size_t i = 0; i < sizeof api__routes / sizeof api__routes[0]; i++) {
+        const struct api_route *r = &api__routes[i];
+        size_t len = strlen(r->path);
+        if (r->prefix ? !strncmp(url, r->path, len) : !strcmp(url, r->path)) {
+            *rest = url + len;
+            return r;
+        }
+    }
+    return NULL;
+}
+
 static enum MHD_Result api__handle(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -485,81 +675,9 @@ static enum MHD_Result api__handle(void *cls, struct MHD_Connection *conn, const
     }
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return api__fail(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET");
-    if (!strcmp(url, "/healthz"))
-        return api__send(conn, MHD_HTTP_OK, "text/plain", strdup("ok\n"));
-    if (!strcmp(url, "/"))
-        return api__send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", strdup(api_page));
-    if (!strcmp(url, "/metrics"))
-        return api__metrics(api, conn);
-    if (!strcmp(url, "/api/v1/agents")) {
-        json_t *a = json_array();
-        if (store_query_agents(api->src.st, api__collect_agent, a) != 0) {
-            json_decref(a);
-            return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
-        }
-        return api__json(conn, MHD_HTTP_OK, a);
-    }
-    if (!strcmp(url, "/api/v1/gaps")) {
-        struct api__gap_params gp = {0};
-        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api__gap_param, &gp);
-        if (gp.err[0])
-            return api__fail(conn, MHD_HTTP_BAD_REQUEST, gp.err);
-        json_t *a = json_array();
-        if (store_query_gaps(api->src.st, gp.agent, api__collect_gap, a) != 0) {
-            json_decref(a);
-            return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
-        }
-        return api__json(conn, MHD_HTTP_OK, a);
-    }
-    if (!strncmp(url, "/api/v1/incidents/", 18)) {
-        char *end;
-        errno = 0;
-        long long id = strtoll(url + 18, &end, 10);
-        if (errno || end == url + 18 || *end || id <= 0)
-            return api__fail(conn, MHD_HTTP_BAD_REQUEST, "incident id: expected a positive number");
-        struct store_incident_filter f = {.id = id};
-        json_t *a = json_array();
-        store_query_incidents(api->src.st, &f, api__collect, a);
-        json_t *one = json_array_size(a) ? json_incref(json_array_get(a, 0)) : NULL;
-        json_decref(a);
-        if (!one)
-            return api__fail(conn, MHD_HTTP_NOT_FOUND, "no such incident");
-        struct api__one one_in = {.id = id, .st = api->src.st};
-        store_query_incidents(api->src.st, &f, api__evidence, &one_in);
-        if (one_in.evidence)
-            json_object_set_new(one, "evidence", one_in.evidence);
-        return api__json(conn, MHD_HTTP_OK, one);
-    }
-    struct api__params p = {.now_us = time_now_us()};
-    if (!strcmp(url, "/api/v1/incidents"))
-        p.kind = API_QUERY_INCIDENTS;
-    else if (!strcmp(url, "/api/v1/results"))
-        p.kind = API_QUERY_RESULTS;
-    else if (!strcmp(url, "/api/v1/summary"))
-        p.kind = API_QUERY_SUMMARY;
-    else
-        return api__fail(conn, MHD_HTTP_NOT_FOUND, "no such endpoint");
-    api_query_init(&p.q, p.kind);
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, api__param, &p);
-    if (p.bad)
-        return api__fail(conn, MHD_HTTP_BAD_REQUEST, p.err);
-    json_t *out = NULL;
-    int rc = 0;
-    if (p.kind == API_QUERY_INCIDENTS) {
-        out = json_array();
-        rc = store_query_incidents(api->src.st, &p.q.incidents, api__collect, out);
-    } else if (p.kind == API_QUERY_RESULTS) {
-        out = json_array();
-        rc = store_query_results(api->src.st, &p.q.results, api__collect_result, out);
-    } else {
-        out = query_summary(api->src.st, p.q.since_us, p.q.until_us, p.now_us);
-        rc = out ? 0 : -1;
-    }
-    if (rc != 0) {
-        json_decref(out);
-        return api__fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, store_errmsg(api->src.st));
-    }
-    return api__json(conn, MHD_HTTP_OK, out);
+    const char *rest;
+    const struct api_route *r = api__route(url, &rest);
+    return r ? r->fn(api, conn, rest) : api__fail(conn, MHD_HTTP_NOT_FOUND, "no such endpoint");
 }
 
 /* ---- life -------------------------------------------------------------------------------- */
