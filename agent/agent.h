@@ -72,6 +72,8 @@ void agent_check_free(struct check *ck);
 struct probe_run;
 
 /* A probe type.  One const instance per probe_<name>.c. */
+enum probe_evidence { PROBE_EVIDENCE_PATH = 1, PROBE_EVIDENCE_TRAFFIC };
+
 struct probe_ops {
     /* name in configuration and on the command line: "icmp", "tcp" */
     const char *name;
@@ -103,10 +105,26 @@ struct probe_ops {
     /* Stop a run that has not reported; its done callback is never called
      * and its resources are released (asynchronously, through the loop). */
     void (*cancel)(struct probe_run *run);
+    /* What it gathers as evidence when a check of another probe turns from
+     * ok to failing at an address: PROBE_EVIDENCE_PATH (a trace toward
+     * it), PROBE_EVIDENCE_TRAFFIC (a capture window, as long as
+     * set_window() says); 0: nothing. */
+    enum probe_evidence evidence;
+    void (*set_window)(void *opts, int64_t window_us);
+    /* Its failures get a trace (PROBE_EVIDENCE_PATH): it checks a target,
+     * not the path (trace, mtu) or the host (host, capture). */
+    int trace_on_failure;
 };
 
 /* One execution of a check toward one address.  The caller owns it and
  * fills the inputs; the probe fills `result` and its detail. */
+#define PROBE_DETAIL_BYTES 512
+
+/* RUN's detail storage as a T (a Faultline__...Detail); a T larger than
+ * the storage does not compile. */
+#define PROBE_DETAIL(run, T)                                                                       \
+    ((T *)(void *)((run)->detail + 0 * sizeof(char[sizeof(T) <= PROBE_DETAIL_BYTES ? 1 : -1])))
+
 struct probe_run {
     /* inputs */
     uv_loop_t *loop;
@@ -119,16 +137,8 @@ struct probe_run {
     uint64_t started_ns; /* monotonic, set by probe_start() */
     /* outputs */
     Faultline__Result result;
-    union {
-        Faultline__IcmpDetail icmp;
-        Faultline__TcpDetail tcp;
-        Faultline__HttpDetail http;
-        Faultline__DnsDetail dns;
-        Faultline__MtuDetail mtu;
-        Faultline__TraceDetail trace;
-        Faultline__HostDetail host;
-        Faultline__CaptureDetail capture;
-    } detail;
+    /* storage for the result's detail, whichever its probe's: PROBE_DETAIL() */
+    _Alignas(max_align_t) unsigned char detail[PROBE_DETAIL_BYTES];
     char *list[64]; /* storage for a repeated string field of the detail */
     char message[160];
     char address[64];
@@ -183,16 +193,8 @@ void probe_done(struct probe_run *run);
 void probe_set(struct probe_run *run, int status, uint16_t fault, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-extern const struct probe_ops probe_icmp_ops;
-extern const struct probe_ops probe_tcp_ops;
-extern const struct probe_ops probe_http_ops;
-extern const struct probe_ops probe_dns_ops;
-extern const struct probe_ops probe_mtu_ops;
-extern const struct probe_ops probe_trace_ops;
-extern const struct probe_ops probe_host_ops;
-extern const struct probe_ops probe_capture_ops;
-/* Set a capture check's window (a capture triggered by a failure). */
-void probe_capture_set_window(void *opts, int64_t window_us);
+/* The probe that gathers evidence E (NULL: none in this agent). */
+const struct probe_ops *probe_for_evidence(enum probe_evidence e);
 
 /* ---- scheduler -------------------------------------------------------- */
 

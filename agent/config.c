@@ -141,9 +141,7 @@ static void config__parse_check(struct cfg *c, struct fy_node *node, struct chec
     }
     ck->ops->defaults(ck->opts);
     /* A failing target gets a trace, unless the probe is about the path. */
-    ck->trace_on_failure =
-        ck->ops != &probe_trace_ops && ck->ops != &probe_mtu_ops && ck->ops != &probe_host_ops &&
-        ck->ops != &probe_capture_ops;
+    ck->trace_on_failure = ck->ops->trace_on_failure;
 
     /* One table: the keys every check has, then the probe's own, whose
      * offsets are relative to check.opts. */

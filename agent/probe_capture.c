@@ -122,7 +122,7 @@ static void capture__report(struct capture_state *st)
     struct probe_run *run = st->run;
     const struct capture_opts *o = (const void *)run->check->opts;
     const struct capture_counts *k = capture_counts(st->an);
-    Faultline__CaptureDetail *d = &run->detail.capture;
+    Faultline__CaptureDetail *d = PROBE_DETAIL(run, Faultline__CaptureDetail);
     faultline__capture_detail__init(d);
     d->interface = probe_text(run, st->ifname);
     d->filter = probe_text(run, st->filter);
@@ -410,7 +410,7 @@ static void capture_cancel(struct probe_run *run)
     capture__end(st);
 }
 
-void probe_capture_set_window(void *opts, int64_t window_us)
+static void capture_set_window(void *opts, int64_t window_us)
 {
     ((struct capture_opts *)opts)->window_us = window_us;
 }
@@ -426,4 +426,6 @@ const struct probe_ops probe_capture_ops = {
     .addresses = capture_addresses,
     .start = capture_start,
     .cancel = capture_cancel,
+    .evidence = PROBE_EVIDENCE_TRAFFIC,
+    .set_window = capture_set_window,
 };

@@ -344,7 +344,7 @@ static void dns__on_answer(void *arg, int status, int timeouts, unsigned char *a
         return;
     st->answered = 1;
     const struct dns_opts *o = (const void *)run->check->opts;
-    Faultline__DnsDetail *d = &run->detail.dns;
+    Faultline__DnsDetail *d = PROBE_DETAIL(run, Faultline__DnsDetail);
     faultline__dns_detail__init(d);
     d->server = run->address;
     d->name = probe_text(run, run->host);
@@ -499,4 +499,5 @@ const struct probe_ops probe_dns_ops = {
     .addresses = dns_addresses,
     .start = dns_start,
     .cancel = dns_cancel,
+    .trace_on_failure = 1,
 };

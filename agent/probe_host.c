@@ -246,7 +246,7 @@ static void host__collect(struct host_state *st)
     struct probe_run *run = st->run;
     const struct host_opts *o = (const void *)run->check->opts;
     struct host_block *b = calloc(1, sizeof *b);
-    Faultline__HostDetail *d = &run->detail.host;
+    Faultline__HostDetail *d = PROBE_DETAIL(run, Faultline__HostDetail);
     faultline__host_detail__init(d);
     run->result.detail_case = FAULTLINE__RESULT__DETAIL_HOST;
     run->result.host = d;

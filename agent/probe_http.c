@@ -355,7 +355,7 @@ static void http__collect(struct http_state *st, CURLcode res)
 {
     struct probe_run *run = st->run;
     CURL *e = st->easy;
-    Faultline__HttpDetail *d = &run->detail.http;
+    Faultline__HttpDetail *d = PROBE_DETAIL(run, Faultline__HttpDetail);
     run->text_used = 0;
     faultline__http_detail__init(d);
     long code = 0, ver = 0;
@@ -391,7 +391,7 @@ static int http__classify(struct http_state *st, CURLcode res)
 {
     struct probe_run *run = st->run;
     const struct http_opts *o = (const void *)run->check->opts;
-    const Faultline__HttpDetail *d = &run->detail.http;
+    const Faultline__HttpDetail *d = PROBE_DETAIL(run, Faultline__HttpDetail);
     long oserr = 0;
     curl_easy_getinfo(st->easy, CURLINFO_OS_ERRNO, &oserr);
     const int F = FAULTLINE__STATUS__STATUS_FAIL;
@@ -569,4 +569,5 @@ const struct probe_ops probe_http_ops = {
     .target_name = http_target_name,
     .start = http_start,
     .cancel = http_cancel,
+    .trace_on_failure = 1,
 };

@@ -290,7 +290,7 @@ static void icmp__finish(struct icmp_state *s)
     struct probe_run *run = s->io.run;
     if (s->io.ending)
         return;
-    Faultline__IcmpDetail *d = &run->detail.icmp;
+    Faultline__IcmpDetail *d = PROBE_DETAIL(run, Faultline__IcmpDetail);
     faultline__icmp_detail__init(d);
     d->sent = s->sent;
     d->received = s->received;
@@ -366,6 +366,7 @@ const struct probe_ops probe_icmp_ops = {
     .target_name = icmp_target_name,
     .start = icmp_start,
     .cancel = icmp_cancel,
+    .trace_on_failure = 1,
 };
 
 _Static_assert(sizeof(struct icmp_opts) <= AGENT_MAX_OPTS, "icmp options fit in a check");

@@ -132,7 +132,7 @@ static void mtu__report(struct mtu_state *st, unsigned path_mtu, const char *met
 {
     struct probe_run *run = st->io.run;
     const struct mtu_opts *o = mtu__opts(st);
-    Faultline__MtuDetail *d = &run->detail.mtu;
+    Faultline__MtuDetail *d = PROBE_DETAIL(run, Faultline__MtuDetail);
     faultline__mtu_detail__init(d);
     d->path_mtu = path_mtu;
     d->interface = probe_text(run, st->route.ifname);

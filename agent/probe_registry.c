@@ -10,6 +10,9 @@
 #include "faultcode.h"
 #include "timeutil.h"
 
+extern const struct probe_ops probe_icmp_ops, probe_tcp_ops, probe_http_ops, probe_dns_ops,
+    probe_mtu_ops, probe_trace_ops, probe_host_ops, probe_capture_ops;
+
 static const struct probe_ops *const probe_registry[] = {
     &probe_icmp_ops,
     &probe_tcp_ops,
@@ -33,7 +36,22 @@ const struct probe_ops *probe_find(const char *name)
 
 const char *probe_names(void)
 {
-    return "icmp, tcp, http, dns, mtu, trace, host, capture";
+    static char names[256];
+    if (!names[0])
+        for (size_t i = 0; i < PROBE_N; i++) {
+            size_t used = strlen(names);
+            snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                     probe_registry[i]->name);
+        }
+    return names;
+}
+
+const struct probe_ops *probe_for_evidence(enum probe_evidence e)
+{
+    for (size_t i = 0; i < PROBE_N; i++)
+        if (probe_registry[i]->evidence == e)
+            return probe_registry[i];
+    return NULL;
 }
 
 char *probe_text(struct probe_run *run, const char *s)

@@ -76,7 +76,7 @@ static Faultline__TcpOutcome tcp__classify(int err)
 
 static void tcp__report(struct tcp_state *s, struct probe_run *run)
 {
-    Faultline__TcpDetail *d = &run->detail.tcp;
+    Faultline__TcpDetail *d = PROBE_DETAIL(run, Faultline__TcpDetail);
     faultline__tcp_detail__init(d);
     d->port = ntohs(run->addr.ss_family == AF_INET6
                         ? ((struct sockaddr_in6 *)&run->addr)->sin6_port
@@ -268,4 +268,5 @@ const struct probe_ops probe_tcp_ops = {
     .target_name = tcp_target_name,
     .start = tcp_start,
     .cancel = tcp_cancel,
+    .trace_on_failure = 1,
 };

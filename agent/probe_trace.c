@@ -100,7 +100,7 @@ static void trace__end(struct trace_state *st)
 static void trace__report(struct trace_state *st)
 {
     struct probe_run *run = st->io.run;
-    Faultline__TraceDetail *d = &run->detail.trace;
+    Faultline__TraceDetail *d = PROBE_DETAIL(run, Faultline__TraceDetail);
     faultline__trace_detail__init(d);
     /* Hops live in the run's text storage: the detail must outlive us. */
     static Faultline__TraceHop *no_hops[1];
@@ -305,4 +305,5 @@ const struct probe_ops probe_trace_ops = {
     .target_name = trace_target_name,
     .start = trace_start,
     .cancel = trace_cancel,
+    .evidence = PROBE_EVIDENCE_PATH,
 };

@@ -123,8 +123,9 @@ struct sched *sched_new(uv_loop_t *loop, const char *agent, const struct agent_c
     }
     s->loop = loop;
     snprintf(s->agent, sizeof s->agent, "%s", agent);
-    s->trace_check.ops = &probe_trace_ops;
-    probe_trace_ops.defaults(s->trace_check.opts);
+    s->trace_check.ops = probe_for_evidence(PROBE_EVIDENCE_PATH);
+    if (s->trace_check.ops)
+        s->trace_check.ops->defaults(s->trace_check.opts);
     s->trace_check.timeout_us = 10 * 1000000LL;
     s->fn = fn;
     s->ctx = ctx;
@@ -179,19 +180,21 @@ static void sched__trace_done(struct probe_run *run)
 /* Trace the path toward a failing address (or capture its traffic for a
  * while) at once, as evidence kept with the target's results. */
 static void sched__trigger(struct sched_job *j, const struct probe_run *failed, uint64_t seq,
-                           const struct probe_ops *ops)
+                           enum probe_evidence e)
 {
     struct sched *s = j->sched;
-    struct sched_trace *t = calloc(1, sizeof *t);
+    const struct probe_ops *ops = probe_for_evidence(e);
+    struct sched_trace *t = ops ? calloc(1, sizeof *t) : NULL;
     if (!t)
         return;
-    if (ops == &probe_trace_ops) {
+    if (e == PROBE_EVIDENCE_PATH) {
         t->check = s->trace_check;
     } else {
         t->check.ops = ops;
         ops->defaults(t->check.opts);
         t->check.timeout_us = j->check->capture_on_failure_us;
-        probe_capture_set_window(t->check.opts, j->check->capture_on_failure_us);
+        if (ops->set_window)
+            ops->set_window(t->check.opts, j->check->capture_on_failure_us);
     }
     t->sched = s;
     t->triggered_by = seq;
@@ -234,9 +237,9 @@ static void sched__watch(struct sched_job *j)
             r->result.status != FAULTLINE__STATUS__STATUS_FAIL || j->sched->stopped)
             continue;
         if (j->check->trace_on_failure)
-            sched__trigger(j, r, r->result.seq, &probe_trace_ops);
+            sched__trigger(j, r, r->result.seq, PROBE_EVIDENCE_PATH);
         if (j->check->capture_on_failure_us)
-            sched__trigger(j, r, r->result.seq, &probe_capture_ops);
+            sched__trigger(j, r, r->result.seq, PROBE_EVIDENCE_TRAFFIC);
     }
 }
 

@@ -92,10 +92,10 @@ static int corr__fails_outward(const struct correlate *c, size_t a, const char *
     size_t nhosts = 0, nfailing = 0;
     for (size_t i = 0; i < c->npairs; i++) {
         const struct corr_pair *p = c->pairs[i];
-        if (p->agent != a || !strcmp(p->target_region, r) || p->probe == CORR_PROBE_HOST)
+        if (p->agent != a || !strcmp(p->target_region, r) || p->probe == FL_PROBE_HOST)
             continue; /* a host check looks at the agent's own host */
         /* For DNS the server is what is reached. */
-        const char *h = p->probe == CORR_PROBE_DNS ? p->address : p->written;
+        const char *h = p->probe == FL_PROBE_DNS ? p->address : p->written;
         corr__add_name(hosts, &nhosts, h);
         if (p->failing && !p->explained)
             corr__add_name(failing, &nfailing, h);

@@ -8,12 +8,12 @@
 
 static int corr__dns_server_is(const struct corr_pair *p, const void *server)
 {
-    return p->probe == CORR_PROBE_DNS && !strcmp(p->address, server);
+    return p->probe == FL_PROBE_DNS && !strcmp(p->address, server);
 }
 
 static int corr__dns_name_is(const struct corr_pair *p, const void *name)
 {
-    return p->probe == CORR_PROBE_DNS && !strcmp(p->target, name);
+    return p->probe == FL_PROBE_DNS && !strcmp(p->target, name);
 }
 
 /* "web.lab.test/A" -> its zone, "lab.test" (the name itself at the top). */
@@ -35,13 +35,13 @@ void corr__dns_resolvers(struct correlate *c, int64_t now, struct corr_diagnosis
     (void)now;
     for (size_t i = 0; i < c->npairs; i++) {
         struct corr_pair *p = c->pairs[i];
-        if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS)
+        if (p->explained || !p->failing || p->probe != FL_PROBE_DNS)
             continue;
         char names[CORR_MAX_NAMES][CORR_NAME], asked[CORR_MAX_NAMES][CORR_NAME];
         size_t nnames = 0, nasked = 0;
         for (size_t k = 0; k < c->npairs; k++) {
             const struct corr_pair *q = c->pairs[k];
-            if (q->probe != CORR_PROBE_DNS || strcmp(q->address, p->address))
+            if (q->probe != FL_PROBE_DNS || strcmp(q->address, p->address))
                 continue;
             corr__add_name(asked, &nasked, q->target);
             if (!q->explained && q->failing)
@@ -73,7 +73,7 @@ void corr__dns_zones(struct correlate *c, int64_t now, struct corr_diagnosis *ou
     (void)now;
     for (size_t i = 0; i < c->npairs; i++) {
         struct corr_pair *p = c->pairs[i];
-        if (p->explained || !p->failing || p->probe != CORR_PROBE_DNS ||
+        if (p->explained || !p->failing || p->probe != FL_PROBE_DNS ||
             !corr__widespread(c, corr__dns_name_is, p->target))
             continue;
         char zone[CORR_NAME], other[CORR_NAME];
@@ -82,7 +82,7 @@ void corr__dns_zones(struct correlate *c, int64_t now, struct corr_diagnosis *ou
         char names[CORR_MAX_NAMES][CORR_NAME];
         for (size_t k = i; k < c->npairs; k++) {
             const struct corr_pair *q = c->pairs[k];
-            if (q->explained || !q->failing || q->probe != CORR_PROBE_DNS)
+            if (q->explained || !q->failing || q->probe != FL_PROBE_DNS)
                 continue;
             corr__zone_of(q->target, other, sizeof other);
             if (!strcmp(zone, other) && corr__widespread(c, corr__dns_name_is, q->target))
@@ -93,7 +93,7 @@ void corr__dns_zones(struct correlate *c, int64_t now, struct corr_diagnosis *ou
             return;
         for (size_t k = i; k < c->npairs; k++) {
             struct corr_pair *q = c->pairs[k];
-            if (q->explained || !q->failing || q->probe != CORR_PROBE_DNS)
+            if (q->explained || !q->failing || q->probe != FL_PROBE_DNS)
                 continue;
             for (size_t m = 0; m < nnames; m++)
                 if (!strcmp(names[m], q->target)) {

@@ -17,11 +17,11 @@ void corr__server_drift(struct correlate *c, int64_t now, struct corr_diagnosis 
     (void)now;
     for (size_t i = 0; i < c->npairs; i++) {
         const struct corr_pair *p = c->pairs[i];
-        if (p->probe != CORR_PROBE_HTTP || p->failing || !p->server[0])
+        if (p->probe != FL_PROBE_HTTP || p->failing || !p->server[0])
             continue;
         int first = 1;
         for (size_t k = 0; k < i && first; k++)
-            first = !(c->pairs[k]->probe == CORR_PROBE_HTTP &&
+            first = !(c->pairs[k]->probe == FL_PROBE_HTTP &&
                       !strcmp(c->pairs[k]->target, p->target) && !c->pairs[k]->failing &&
                       c->pairs[k]->server[0]);
         if (!first)
@@ -30,7 +30,7 @@ void corr__server_drift(struct correlate *c, int64_t now, struct corr_diagnosis 
         size_t nservers = 0, nwhere = 0;
         for (size_t k = i; k < c->npairs; k++) {
             const struct corr_pair *q = c->pairs[k];
-            if (q->probe != CORR_PROBE_HTTP || q->failing || !q->server[0] ||
+            if (q->probe != FL_PROBE_HTTP || q->failing || !q->server[0] ||
                 strcmp(q->target, p->target))
                 continue;
             size_t before = nservers;
@@ -50,7 +50,7 @@ void corr__server_drift(struct correlate *c, int64_t now, struct corr_diagnosis 
         corr__add_name(d->targets, &d->ntargets, p->target);
         for (size_t k = i; k < c->npairs; k++) {
             const struct corr_pair *q = c->pairs[k];
-            if (q->probe == CORR_PROBE_HTTP && !strcmp(q->target, p->target) && q->server[0])
+            if (q->probe == FL_PROBE_HTTP && !strcmp(q->target, p->target) && q->server[0])
                 corr__add_name(d->agents, &d->nagents, c->agents[q->agent].name);
         }
         char list[256];

@@ -16,7 +16,7 @@ static const struct corr_path *corr__path_of(const struct correlate *c, const st
 {
     if (!p->address[0])
         return NULL;
-    if (strchr(p->address, ':') && p->probe != CORR_PROBE_DNS) {
+    if (strchr(p->address, ':') && p->probe != FL_PROBE_DNS) {
         const struct corr_path *any = NULL;
         for (const struct corr_pair *q = p->sibling; q && q != p; q = q->sibling) {
             const struct corr_path *path;

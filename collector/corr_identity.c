@@ -57,7 +57,7 @@ static int corr__cmp_name(const void *a, const void *b)
  * about a name, a host check reads the agent's own host. */
 int corr__contacts(const struct corr_pair *p)
 {
-    return p->address[0] && p->probe != CORR_PROBE_DNS && p->probe != CORR_PROBE_HOST;
+    return p->address[0] && p->probe != FL_PROBE_DNS && p->probe != FL_PROBE_HOST;
 }
 
 void corr__identify(struct correlate *c)

@@ -9,14 +9,14 @@ void corr__mtu(struct correlate *c, int64_t now, struct corr_diagnosis *out, siz
     (void)now;
     for (size_t i = 0; i < c->npairs; i++) {
         struct corr_pair *p = c->pairs[i];
-        if (p->explained || !p->failing || p->probe != CORR_PROBE_MTU || !p->black_hole)
+        if (p->explained || !p->failing || p->probe != FL_PROBE_MTU || !p->black_hole)
             continue;
         struct corr_diagnosis *d = corr__new(out, n, max, CORR_MTU_BLACKHOLE, p->target);
         if (!d)
             return;
         for (size_t k = i; k < c->npairs; k++) {
             struct corr_pair *q = c->pairs[k];
-            if (!q->explained && q->failing && q->probe == CORR_PROBE_MTU && q->black_hole &&
+            if (!q->explained && q->failing && q->probe == FL_PROBE_MTU && q->black_hole &&
                 !strcmp(q->target, p->target))
                 corr__explain(c, d, q);
         }

@@ -24,7 +24,7 @@ static int corr__quiet_agent_host(const struct correlate *c, const char *target,
             return 1;
         for (size_t i = 0; i < c->npairs; i++) {
             const struct corr_pair *p = c->pairs[i];
-            if (p->agent == a && p->failing && !p->explained && p->probe != CORR_PROBE_HOST)
+            if (p->agent == a && p->failing && !p->explained && p->probe != FL_PROBE_HOST)
                 return 1;
         }
         return 0;

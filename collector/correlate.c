@@ -239,7 +239,7 @@ static uint16_t corr__window_rule(const struct correlate *c, const struct corr_p
         n++;
         failed += !s->ok;
         resets += s->reset_or_timeout;
-        if (s->ok && p->probe == CORR_PROBE_ICMP) {
+        if (s->ok && p->probe == FL_PROBE_ICMP) {
             /* Pooled: each result's echoes have this mean and spread. */
             double avg = s->rtt_avg_us, sd = s->rtt_stddev_us;
             answered++;
@@ -249,14 +249,14 @@ static uint16_t corr__window_rule(const struct correlate *c, const struct corr_p
     }
     if (n < (size_t)c->cfg.window_min_samples)
         return 0;
-    if (p->probe == CORR_PROBE_TCP || p->probe == CORR_PROBE_HTTP) {
+    if (p->probe == FL_PROBE_TCP || p->probe == FL_PROBE_HTTP) {
         if ((c->cfg.min_success > 0 && failed >= 2 &&
              (double)(n - failed) < c->cfg.min_success * (double)n) ||
             (c->cfg.max_reset_share > 0 && resets >= 2 &&
              (double)resets > c->cfg.max_reset_share * (double)n))
             return p->fault;
     }
-    if (p->probe == CORR_PROBE_ICMP && c->cfg.max_jitter_us > 0 &&
+    if (p->probe == FL_PROBE_ICMP && c->cfg.max_jitter_us > 0 &&
         answered >= (size_t)c->cfg.window_min_samples) {
         double mean = sum / (double)answered, var = sumsq / (double)answered - mean * mean;
         if (var > (double)c->cfg.max_jitter_us * (double)c->cfg.max_jitter_us)
@@ -325,7 +325,7 @@ static void corr__update(const struct correlate *c, struct corr_pair *p,
 
 struct corr_path *corr__path_to(const struct correlate *c, size_t a, const char *address)
 {
-    unsigned h = corr__hash(a, "", address, CORR_PROBE_TRACE);
+    unsigned h = corr__hash(a, "", address, FL_PROBE_TRACE);
     for (struct corr_path *path = c->path_buckets[h]; path; path = path->next)
         if (path->agent == a && !strcmp(path->address, address))
             return path;
@@ -344,7 +344,7 @@ static void corr__trace(struct correlate *c, size_t a, const struct corr_input *
     if (path && path->nhops && !answered && !in->reached)
         return;
     if (!path) {
-        unsigned h = corr__hash(a, "", in->address, CORR_PROBE_TRACE);
+        unsigned h = corr__hash(a, "", in->address, FL_PROBE_TRACE);
         if (FL_GROW(c->paths, c->cappaths, c->npaths, 64))
             return;
         path = calloc(1, sizeof *path);
@@ -368,12 +368,13 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
 {
     c->results++;
     /* Capture windows are evidence, not health; traces are the paths. */
-    if (in->probe == CORR_PROBE_CAPTURE || !in->address)
+    const struct probetype *pt = probetype_of(in->probe);
+    if (!pt || pt->evidence_only || !in->address)
         return;
     size_t a = corr__agent(c, in->agent, in->region);
     if (a == SIZE_MAX)
         return;
-    if (in->probe == CORR_PROBE_TRACE) {
+    if (in->probe == FL_PROBE_TRACE) {
         if (in->address[0])
             corr__trace(c, a, in);
         return;
@@ -386,7 +387,7 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
         c->agents[a].last_seen = in->ts_us;
     if (in->received_us)
         c->agents[a].lag_us = in->received_us - in->ts_us - (int64_t)in->duration_us;
-    if (in->probe == CORR_PROBE_HOST && in->nsysctls) {
+    if (in->probe == FL_PROBE_HOST && in->nsysctls) {
         struct corr_agent *ag = &c->agents[a];
         ag->nsysctls = 0;
         for (size_t i = 0; i < in->nsysctls && ag->nsysctls < CORR_MAX_SYSCTLS; i++) {
@@ -401,7 +402,7 @@ void correlate_result(struct correlate *c, const struct corr_input *in)
     snprintf(p->target_region, sizeof p->target_region, "%s",
              in->target_region ? in->target_region : corr__target_region(c, in->target));
     corr__update(c, p, in);
-    if (in->probe == CORR_PROBE_HTTP && in->server && in->ok)
+    if (in->probe == FL_PROBE_HTTP && in->server && in->ok)
         snprintf(p->server, sizeof p->server, "%s", in->server);
     /* A result without an address (the name did not resolve) stands for
      * every address of the target; once an address answers again, the

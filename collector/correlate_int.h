@@ -12,6 +12,7 @@
 #define FL_CORRELATE_INT_H
 
 #include "correlate.h"
+#include "probetype.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,16 +21,6 @@
 #define CORR_MAX_SYSCTLS 16
 #define CORR_WINDOW 64 /* results a window rule looks at, at most */
 #define CORR_MAX_HOPS 16
-
-/* Probe types as the wire numbers them (proto/faultline.proto ProbeType). */
-#define CORR_PROBE_ICMP 1
-#define CORR_PROBE_TCP 2
-#define CORR_PROBE_HTTP 3
-#define CORR_PROBE_DNS 4
-#define CORR_PROBE_MTU 5
-#define CORR_PROBE_TRACE 6
-#define CORR_PROBE_CAPTURE 7
-#define CORR_PROBE_HOST 8
 
 struct corr_agent {
     char name[CORR_NAME / 2], region[32];

@@ -15,6 +15,7 @@
 #include "correlate.h"
 #include "grow.h"
 #include "log.h"
+#include "probetype.h"
 #include "timeutil.h"
 #include "transport.h"
 
@@ -242,33 +243,20 @@ static void ingest__alive(struct ingest *in, const char *agent, size_t n, Faultl
 void ingest_correlate_result(struct correlate *corr, const char *agent, const fl_result *r,
                              int64_t received_us)
 {
-    const char *names[16], *values[16];
-    size_t nsysctls = 0;
-    if (r->detail_case == FAULTLINE__RESULT__DETAIL_HOST)
-        for (size_t k = 0; k < r->host->n_sysctls && nsysctls < 16; k++) {
-            names[nsysctls] = r->host->sysctls[k]->key;
-            values[nsysctls++] = r->host->sysctls[k]->value;
-        }
-    const char *hops[32];
-    size_t nhops = 0;
-    if (r->detail_case == FAULTLINE__RESULT__DETAIL_TRACE)
-        for (size_t k = 0; k < r->trace->n_hops && nhops < 32; k++)
-            hops[nhops++] = r->trace->hops[k]->address;
+    struct probe_signals sig = {0};
+    const struct probetype *pt = probetype_detail(r);
+    if (pt && pt->signals)
+        pt->signals(r, &sig);
     struct corr_input ci = {
         .agent = agent, .region = NULL, .target = r->target, .target_region = NULL,
         .address = r->address, .probe = r->probe,
         .ok = r->status == FAULTLINE__STATUS__STATUS_OK, .fault = (uint16_t)r->fault_code,
-        .black_hole = r->detail_case == FAULTLINE__RESULT__DETAIL_MTU && r->mtu->black_hole,
-        .ts_us = r->start_us, .duration_us = r->duration_us, .received_us = received_us,
-        .server = r->detail_case == FAULTLINE__RESULT__DETAIL_HTTP ? r->http->server : NULL,
-        .sysctl_names = names, .sysctl_values = values, .nsysctls = nsysctls,
-        .hops = hops, .nhops = nhops,
-        .reached = r->detail_case == FAULTLINE__RESULT__DETAIL_TRACE && r->trace->reached,
+        .black_hole = sig.black_hole, .ts_us = r->start_us, .duration_us = r->duration_us,
+        .received_us = received_us, .server = sig.server,
+        .sysctl_names = sig.sysctl_names, .sysctl_values = sig.sysctl_values,
+        .nsysctls = sig.nsysctls, .hops = sig.hops, .nhops = sig.nhops, .reached = sig.reached,
+        .rtt_avg_us = sig.rtt_avg_us, .rtt_stddev_us = sig.rtt_stddev_us,
     };
-    if (r->detail_case == FAULTLINE__RESULT__DETAIL_ICMP) {
-        ci.rtt_avg_us = r->icmp->rtt_avg_us;
-        ci.rtt_stddev_us = r->icmp->rtt_stddev_us;
-    }
     correlate_result(corr, &ci);
 }
 

@@ -1,5 +1,7 @@
 #include "wire.h"
 
+#include "probetype.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +99,7 @@ static enum wire_status wire__check_result(const fl_result *r, uint64_t expect_s
         wire__why(why, why_len, "result seq %llu out of order", (unsigned long long)r->seq);
         return WIRE_INVALID;
     }
-    if (r->probe <= FAULTLINE__PROBE_TYPE__PROBE_UNSPECIFIED ||
-        r->probe > FAULTLINE__PROBE_TYPE__PROBE_HOST ||
-        r->status <= FAULTLINE__STATUS__STATUS_UNSPECIFIED ||
+    if (!probetype_of(r->probe) || r->status <= FAULTLINE__STATUS__STATUS_UNSPECIFIED ||
         r->status > FAULTLINE__STATUS__STATUS_ERROR) {
         wire__why(why, why_len, "result %llu: probe or status out of range",
                   (unsigned long long)r->seq);

@@ -59,7 +59,7 @@ static void good_config_loads(void **state)
     assert_int_equal(cfg.checks[0].retries, 2);
     assert_int_equal(cfg.checks[1].interval_us, 10000000); /* its own */
     assert_int_equal(cfg.checks[1].family, FAMILY_IPV6);
-    assert_ptr_equal(cfg.checks[1].ops, &probe_tcp_ops);
+    assert_ptr_equal(cfg.checks[1].ops, probe_find("tcp"));
     agent_config_free(&cfg);
 }
 
