@@ -41,6 +41,21 @@ static void every_wire_type_has_one_row(void **state)
         }
 }
 
+/* R alone in a batch envelope, encoded. */
+static size_t pack_one(Faultline__Result *r, uint8_t **buf)
+{
+    Faultline__Result *rs[1] = {r};
+    Faultline__Batch b = FAULTLINE__BATCH__INIT;
+    b.epoch = 1;
+    b.results = rs;
+    b.n_results = 1;
+    fl_envelope env = FAULTLINE__ENVELOPE__INIT;
+    env.agent = "a1";
+    env.body_case = FAULTLINE__ENVELOPE__BODY_BATCH;
+    env.batch = &b;
+    return wire_encode(&env, buf);
+}
+
 /* The Result field that carries detail DETAIL_CASE. */
 static const ProtobufCFieldDescriptor *detail_field(int detail_case)
 {
@@ -74,17 +89,8 @@ static void every_detail_round_trips_and_formats(void **state)
         r.status = FAULTLINE__STATUS__STATUS_OK;
         r.detail_case = (Faultline__Result__DetailCase)pt->detail_case;
         *(void **)((char *)&r + f->offset) = detail;
-        Faultline__Result *rs[1] = {&r};
-        Faultline__Batch b = FAULTLINE__BATCH__INIT;
-        b.epoch = 1;
-        b.results = rs;
-        b.n_results = 1;
-        fl_envelope env = FAULTLINE__ENVELOPE__INIT;
-        env.agent = "a1";
-        env.body_case = FAULTLINE__ENVELOPE__BODY_BATCH;
-        env.batch = &b;
         uint8_t *buf = NULL;
-        size_t len = wire_encode(&env, &buf);
+        size_t len = pack_one(&r, &buf);
         assert_true(len > 0);
         struct wire_msg *m = NULL;
         assert_int_equal(wire_decode(buf, len, &m, NULL, 0), WIRE_OK);
@@ -114,17 +120,8 @@ static void unknown_type_is_refused(void **state)
     r.target = "t";
     r.start_us = 1795300000000000;
     r.status = FAULTLINE__STATUS__STATUS_OK;
-    Faultline__Result *rs[1] = {&r};
-    Faultline__Batch b = FAULTLINE__BATCH__INIT;
-    b.epoch = 1;
-    b.results = rs;
-    b.n_results = 1;
-    fl_envelope env = FAULTLINE__ENVELOPE__INIT;
-    env.agent = "a1";
-    env.body_case = FAULTLINE__ENVELOPE__BODY_BATCH;
-    env.batch = &b;
     uint8_t *buf = NULL;
-    size_t len = wire_encode(&env, &buf);
+    size_t len = pack_one(&r, &buf);
     struct wire_msg *m = NULL;
     assert_int_equal(wire_decode(buf, len, &m, NULL, 0), WIRE_INVALID);
     assert_null(m);
