@@ -38,7 +38,7 @@ struct probe_signals {
 };
 
 struct probetype {
-    enum fl_probe_type type;
+    int type;                /* its wire number (Faultline__ProbeType) */
     const char *name;        /* "icmp": in configs, the CLI and the API */
     int detail_case;         /* its Result detail (Faultline__Result__DetailCase) */
     /* The detail as one text line ("sent=5 received=5 loss=0% ...") and as
