@@ -203,6 +203,119 @@ static int incidents__confirmed(struct incidents *inc, const char *verdict, cons
     return now_us - p->first_us >= inc->confirm_us;
 }
 
+static struct open_incident *incidents__find(struct incidents *inc, const char *verdict,
+                                             const char *component)
+{
+    for (size_t i = 0; i < inc->nopen; i++)
+        if (!strcmp(inc->open[i].verdict, verdict) && !strcmp(inc->open[i].component, component))
+            return &inc->open[i];
+    return NULL;
+}
+
+/* O seen again as IN (its agents and targets, taken): when it grew, keep
+ * the larger sets and the explanation of the moment it grew; its fault
+ * stays the most severe seen while open.  0 or -1 (store). */
+static int incidents__refresh(struct incidents *inc, struct open_incident *o,
+                              struct store_incident *in, char **agents, char **targets)
+{
+    o->seen = 1;
+    if (!strcmp(o->agents, *agents) && !strcmp(o->targets, *targets))
+        return 0;
+    in->id = o->id;
+    if (fault_level(o->fault) <= fault_level((uint16_t)in->fault_code))
+        in->fault_code = o->fault;
+    o->fault = (uint16_t)in->fault_code;
+    int rc = store_incident_update(inc->st, in);
+    free(o->agents);
+    free(o->targets);
+    o->agents = *agents;
+    o->targets = *targets;
+    *agents = *targets = NULL;
+    snprintf(o->explanation, sizeof o->explanation, "%s", in->explanation);
+    if (rc == 0)
+        incidents__event(inc, INCIDENT_UPDATE, o, 0);
+    return rc;
+}
+
+/* A new incident IN.  0 or -1 (store); *OPENED counts it. */
+static int incidents__open(struct incidents *inc, const struct store_incident *in,
+                           size_t *opened)
+{
+    int64_t id;
+    if (store_incident_open(inc->st, in, &id) != 0)
+        return -1;
+    struct store_incident row = *in;
+    row.id = id;
+    if (incidents__load(inc, &row) != 0)
+        return 0; /* stored; it is loaded again with the others after a restart */
+    inc->open[inc->nopen - 1].seen = 1;
+    incidents__event(inc, INCIDENT_OPEN, &inc->open[inc->nopen - 1], 0);
+    (*opened)++;
+    log_warn("incident %lld opened: %s %s: %s", (long long)id, in->verdict, in->component,
+             in->explanation);
+    return 0;
+}
+
+/* Diagnosis D at NOW_US: refresh the incident it matches, or open one once
+ * it has held for confirm_us.  0 or -1. */
+static int incidents__diagnosis(struct incidents *inc, const struct corr_diagnosis *d,
+                                int64_t now_us, size_t *opened)
+{
+    const char *verdict = correlate_verdict_name(d->verdict);
+    struct open_incident *o = incidents__find(inc, verdict, d->component);
+    if (!o && !incidents__confirmed(inc, verdict, d->component, now_us))
+        return 0;
+    char *agents = incidents__names(o ? o->agents : NULL, d->agents, d->nagents);
+    char *targets = incidents__names(o ? o->targets : NULL, d->targets, d->ntargets);
+    int rc = -1;
+    if (agents && targets) {
+        struct store_incident in = {
+            .verdict = verdict, .component = d->component, .explanation = d->explanation,
+            .agents_json = agents, .targets_json = targets, .fault_code = d->fault,
+            .start_us = now_us, .updated_us = now_us, .npairs = (int64_t)d->npairs,
+        };
+        rc = o ? incidents__refresh(inc, o, &in, &agents, &targets)
+               : incidents__open(inc, &in, opened);
+    }
+    free(agents);
+    free(targets);
+    return rc;
+}
+
+/* Close O, not seen at NOW_US.  It ended when the failures it explains
+ * came good, which may be well before now: the engine's hysteresis, or a
+ * collector that was down while it healed and learns of it from the
+ * agents' backlogs.  DRIFT is made of good answers that disagree: it ends
+ * when seen gone.  0 or -1. */
+static int incidents__close(struct incidents *inc, struct open_incident *o, int64_t now_us)
+{
+    int64_t end_us = now_us, healed_us = 0;
+    if (strcmp(o->verdict, correlate_verdict_name(CORR_DRIFT)) &&
+        store_healed_at(inc->st, o->agents, o->targets, o->start_us, &healed_us) != 0)
+        return -1;
+    if (healed_us > o->start_us && healed_us < now_us)
+        end_us = healed_us;
+    if (store_incident_close(inc->st, o->id, end_us) != 0)
+        return -1;
+    log_info("incident %lld closed: %s %s after %lld s (healed %.1f s ago)", (long long)o->id,
+             o->verdict, o->component, (long long)((end_us - o->start_us) / 1000000),
+             (double)(now_us - end_us) / 1e6);
+    incidents__event(inc, INCIDENT_RESOLVE, o, end_us);
+    return 0;
+}
+
+/* Forget the diagnoses waiting that are neither seen now nor opened. */
+static void incidents__forget_pending(struct incidents *inc)
+{
+    for (size_t i = 0; i < inc->npending;) {
+        const struct pending *p = &inc->pending[i];
+        if (p->seen && !incidents__find(inc, p->verdict, p->component))
+            i++;
+        else
+            inc->pending[i] = inc->pending[--inc->npending];
+    }
+}
+
 int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
                     int64_t now_us, size_t *opened, size_t *closed)
 {
@@ -211,104 +324,22 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
         inc->open[i].seen = 0;
     for (size_t i = 0; i < inc->npending; i++)
         inc->pending[i].seen = 0;
-    for (size_t k = 0; k < n; k++) {
-        const char *verdict = correlate_verdict_name(d[k].verdict);
-        struct open_incident *o = NULL;
-        for (size_t i = 0; i < inc->nopen && !o; i++)
-            if (!strcmp(inc->open[i].verdict, verdict) &&
-                !strcmp(inc->open[i].component, d[k].component))
-                o = &inc->open[i];
-        if (!o && !incidents__confirmed(inc, verdict, d[k].component, now_us))
-            continue;
-        char *agents = incidents__names(o ? o->agents : NULL, d[k].agents, d[k].nagents);
-        char *targets = incidents__names(o ? o->targets : NULL, d[k].targets, d[k].ntargets);
-        if (!agents || !targets) {
-            free(agents);
-            free(targets);
+    for (size_t k = 0; k < n; k++)
+        if (incidents__diagnosis(inc, &d[k], now_us, &o_count) != 0)
             return -1;
-        }
-        struct store_incident in = {
-            .verdict = verdict, .component = d[k].component, .explanation = d[k].explanation,
-            .agents_json = agents, .targets_json = targets, .fault_code = d[k].fault,
-            .start_us = now_us, .updated_us = now_us, .npairs = (int64_t)d[k].npairs,
-        };
-        int rc = 0;
-        if (o) {
-            o->seen = 1;
-            /* Grown: keep the larger set and the explanation of the moment it grew. */
-            if (strcmp(o->agents, agents) || strcmp(o->targets, targets)) {
-                in.id = o->id;
-                /* The fault stays the most severe seen while open. */
-                if (fault_level(o->fault) <= fault_level(d[k].fault))
-                    in.fault_code = o->fault;
-                o->fault = (uint16_t)in.fault_code;
-                rc = store_incident_update(inc->st, &in);
-                free(o->agents);
-                free(o->targets);
-                o->agents = agents;
-                o->targets = targets;
-                agents = targets = NULL;
-                snprintf(o->explanation, sizeof o->explanation, "%s", d[k].explanation);
-                if (rc == 0)
-                    incidents__event(inc, INCIDENT_UPDATE, o, 0);
-            }
-        } else {
-            int64_t id;
-            rc = store_incident_open(inc->st, &in, &id);
-            if (rc == 0) {
-                struct store_incident row = in;
-                row.id = id;
-                if (incidents__load(inc, &row) == 0) {
-                    inc->open[inc->nopen - 1].seen = 1;
-                    incidents__event(inc, INCIDENT_OPEN, &inc->open[inc->nopen - 1], 0);
-                    o_count++;
-                    log_warn("incident %lld opened: %s %s: %s", (long long)id, verdict,
-                             d[k].component, d[k].explanation);
-                }
-            }
-        }
-        free(agents);
-        free(targets);
-        if (rc != 0)
-            return -1;
-    }
     for (size_t i = 0; i < inc->nopen;) {
         struct open_incident *o = &inc->open[i];
         if (o->seen) {
             i++;
             continue;
         }
-        /* It ended when the failures it explains came good, which may be
-         * well before now: the engine's hysteresis, or a collector that was
-         * down while it healed and learns of it from the agents' backlogs.
-         * DRIFT is made of good answers that disagree: it ends when seen gone. */
-        int64_t end_us = now_us, healed_us = 0;
-        if (strcmp(o->verdict, correlate_verdict_name(CORR_DRIFT)) &&
-            store_healed_at(inc->st, o->agents, o->targets, o->start_us, &healed_us) != 0)
+        if (incidents__close(inc, o, now_us) != 0)
             return -1;
-        if (healed_us > o->start_us && healed_us < now_us)
-            end_us = healed_us;
-        if (store_incident_close(inc->st, o->id, end_us) != 0)
-            return -1;
-        log_info("incident %lld closed: %s %s after %lld s (healed %.1f s ago)", (long long)o->id,
-                 o->verdict, o->component, (long long)((end_us - o->start_us) / 1000000),
-                 (double)(now_us - end_us) / 1e6);
         c_count++;
-        incidents__event(inc, INCIDENT_RESOLVE, o, end_us);
         incidents__drop(o);
         inc->open[i] = inc->open[--inc->nopen];
     }
-    /* Forget what is neither seen now nor opened. */
-    for (size_t i = 0; i < inc->npending;) {
-        int open = 0;
-        for (size_t k = 0; k < inc->nopen && !open; k++)
-            open = !strcmp(inc->open[k].verdict, inc->pending[i].verdict) &&
-                   !strcmp(inc->open[k].component, inc->pending[i].component);
-        if (inc->pending[i].seen && !open)
-            i++;
-        else
-            inc->pending[i] = inc->pending[--inc->npending];
-    }
+    incidents__forget_pending(inc);
     if (opened)
         *opened = o_count;
     if (closed)
