@@ -99,86 +99,104 @@ static void agent__on_signal(uv_signal_t *h, int sig)
     uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
 
-static int agent_run(const char *config_file, int check_only, int insecure)
+/* Load and check the configuration and the keys.  -1 to go on, else the
+ * exit status (0 after --config.check). */
+static int agent__configure(struct agent *a, const char *config_file, int check_only,
+                            int insecure)
 {
-    struct agent a = {0};
     char err[8192];
-    if (agent_config_load(config_file, &a.cfg, err, sizeof err) != 0) {
+    if (agent_config_load(config_file, &a->cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
         return 1;
     }
-    a.cfg.keys.insecure = insecure;
-    if (!insecure && (!a.cfg.server_key || !a.cfg.key)) {
+    a->cfg.keys.insecure = insecure;
+    int rc = -1;
+    if (!insecure && (!a->cfg.server_key || !a->cfg.key)) {
         fprintf(stderr, "faultline-agent: %s: collector: 'server_key' and 'key' are required "
                         "(CURVE: make keys with 'faultline keygen'), or --insecure for development\n",
                 config_file);
-        agent_config_free(&a.cfg);
-        return 1;
-    }
-    if (check_only) {
+        rc = 1;
+    } else if (check_only) {
         printf("configuration OK\n");
-        agent_config_free(&a.cfg);
-        return 0;
-    }
-    if (insecure) {
+        rc = 0;
+    } else if (insecure) {
         log_warn("--insecure: no CURVE, the results travel in plain text to any collector at %s; "
-                 "for development only", a.cfg.endpoint);
-    } else if (transport_key_load(a.cfg.key, a.cfg.keys.public_key, a.cfg.keys.secret_key, err,
+                 "for development only", a->cfg.endpoint);
+    } else if (transport_key_load(a->cfg.key, a->cfg.keys.public_key, a->cfg.keys.secret_key, err,
                                   sizeof err) != 0 ||
-               transport_key_load(a.cfg.server_key, a.cfg.keys.server_key, NULL, err,
+               transport_key_load(a->cfg.server_key, a->cfg.keys.server_key, NULL, err,
                                   sizeof err) != 0) {
         log_error("%s", err);
-        agent_config_free(&a.cfg);
-        return 1;
+        rc = 1;
     }
-    int rc = 1;
-    void *zctx = zmq_ctx_new();
-    a.loop = uv_default_loop();
-    a.ob = outbox_open(a.cfg.outbox_path, a.cfg.outbox_max, err, sizeof err);
-    if (!a.ob) {
+    if (rc >= 0)
+        agent_config_free(&a->cfg);
+    return rc;
+}
+
+/* The outbox, then (privileges dropped) the sender and the scheduler, and
+ * the signals that stop them.  0 or -1 after saying why. */
+static int agent__open(struct agent *a, void *zctx)
+{
+    char err[8192];
+    a->ob = outbox_open(a->cfg.outbox_path, a->cfg.outbox_max, err, sizeof err);
+    if (!a->ob) {
         log_error("cannot open the outbox: %s", err);
-        goto out;
+        return -1;
     }
     /* Before any thread exists (ZeroMQ's start with the first socket,
      * libuv's with the first name lookup), so every one is unprivileged. */
-    if (a.cfg.user && geteuid() == 0) {
-        if (privdrop_to(a.cfg.user, err, sizeof err) != 0) {
+    if (a->cfg.user && geteuid() == 0) {
+        if (privdrop_to(a->cfg.user, err, sizeof err) != 0) {
             log_error("cannot drop privileges: %s", err);
-            goto out;
+            return -1;
         }
-        log_info("running as %s with CAP_NET_RAW only, no_new_privs set", a.cfg.user);
-    } else if (a.cfg.user) {
-        log_info("agent.user %s: not started as root, nothing to drop", a.cfg.user);
+        log_info("running as %s with CAP_NET_RAW only, no_new_privs set", a->cfg.user);
+    } else if (a->cfg.user) {
+        log_info("agent.user %s: not started as root, nothing to drop", a->cfg.user);
     }
-    a.sender = sender_new(a.loop, zctx, &a.cfg, a.ob, err, sizeof err);
-    if (!a.sender) {
+    a->sender = sender_new(a->loop, zctx, &a->cfg, a->ob, err, sizeof err);
+    if (!a->sender) {
         log_error("cannot set up the connection to the collector: %s", err);
-        goto out;
+        return -1;
     }
-    a.sched = sched_new(a.loop, a.cfg.name, &a.cfg, agent__on_results, &a);
-    if (!a.sched)
-        goto out;
-    uv_timer_init(a.loop, &a.flush);
-    a.flush.data = &a;
-    uv_signal_init(a.loop, &a.sigint);
-    uv_signal_init(a.loop, &a.sigterm);
-    a.sigint.data = a.sigterm.data = &a;
-    uv_signal_start(&a.sigint, agent__on_signal, SIGINT);
-    uv_signal_start(&a.sigterm, agent__on_signal, SIGTERM);
+    a->sched = sched_new(a->loop, a->cfg.name, &a->cfg, agent__on_results, a);
+    if (!a->sched)
+        return -1;
+    uv_timer_init(a->loop, &a->flush);
+    a->flush.data = a;
+    uv_signal_init(a->loop, &a->sigint);
+    uv_signal_init(a->loop, &a->sigterm);
+    a->sigint.data = a->sigterm.data = a;
+    uv_signal_start(&a->sigint, agent__on_signal, SIGINT);
+    uv_signal_start(&a->sigterm, agent__on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
-    size_t jobs = 0;
-    for (size_t i = 0; i < a.cfg.nchecks; i++)
-        jobs += a.cfg.checks[i].ntargets;
-    log_info("faultline-agent %s: agent %s, %zu checks, %zu jobs, collector %s, key %s, "
-             "outbox %s (epoch %016llx, next seq %llu, %llu waiting)",
-             FL_VERSION, a.cfg.name, a.cfg.nchecks, jobs, a.cfg.endpoint,
-             insecure ? "none (--insecure)" : a.cfg.keys.public_key, a.cfg.outbox_path,
-             (unsigned long long)outbox_epoch(a.ob), (unsigned long long)outbox_next_seq(a.ob),
-             (unsigned long long)outbox_depth(a.ob));
-    sched_start(a.sched);
-    uv_run(a.loop, UV_RUN_DEFAULT);
-    rc = 0;
-out:
+    return 0;
+}
+
+static int agent_run(const char *config_file, int check_only, int insecure)
+{
+    struct agent a = {0};
+    int rc = agent__configure(&a, config_file, check_only, insecure);
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+    void *zctx = zmq_ctx_new();
+    a.loop = uv_default_loop();
+    if (agent__open(&a, zctx) == 0) {
+        size_t jobs = 0;
+        for (size_t i = 0; i < a.cfg.nchecks; i++)
+            jobs += a.cfg.checks[i].ntargets;
+        log_info("faultline-agent %s: agent %s, %zu checks, %zu jobs, collector %s, key %s, "
+                 "outbox %s (epoch %016llx, next seq %llu, %llu waiting)",
+                 FL_VERSION, a.cfg.name, a.cfg.nchecks, jobs, a.cfg.endpoint,
+                 insecure ? "none (--insecure)" : a.cfg.keys.public_key, a.cfg.outbox_path,
+                 (unsigned long long)outbox_epoch(a.ob), (unsigned long long)outbox_next_seq(a.ob),
+                 (unsigned long long)outbox_depth(a.ob));
+        sched_start(a.sched);
+        uv_run(a.loop, UV_RUN_DEFAULT);
+        rc = 0;
+    }
     sched_destroy(&a.sched);
     sender_destroy(&a.sender);
     uv_run(a.loop, UV_RUN_DEFAULT); /* let close callbacks free what they own */
@@ -252,72 +270,59 @@ static int probe_cmd(int argc, char **argv)
     return rc;
 }
 
-static int probe_cmd_run(int argc, char **argv)
+/* The check ARGV describes ("TYPE [--KEY VALUE ...] [--json] [--verbose]
+ * TARGET..."), as the JSON text of one check (which YAML reads), or NULL
+ * after saying why. */
+static char *probe_cmd_check(int argc, char **argv, struct probe_cmd *pc)
 {
-    struct probe_cmd pc = {0};
-    size_t cap = 4096, len = 0;
-    char *yaml = malloc(cap);
-    char *targets = malloc(cap);
-    size_t tlen = 0;
-    int rc = 2;
-    if (!yaml || !targets)
-        goto out;
-    len += (size_t)snprintf(yaml, cap, "{\"probe\": \"%s\"", argv[1]);
-    targets[0] = 0;
-    for (int i = 2; i < argc; i++) {
+    json_t *check = json_pack("{s:s}", "probe", argv[1]), *targets = json_array();
+    char *text = NULL;
+    for (int i = 2; check && targets && i < argc; i++) {
         const char *arg = argv[i];
-        char piece[600];
-        int n;
-        if (strcmp(arg, "--json") == 0) {
-            pc.json = 1;
-            continue;
-        }
-        if (strcmp(arg, "--verbose") == 0) {
+        if (!strcmp(arg, "--json")) {
+            pc->json = 1;
+        } else if (!strcmp(arg, "--verbose")) {
             log_setup(FL_LOG_DEBUG, FL_LOG_LOGFMT);
-            continue;
-        }
-        if (strncmp(arg, "--", 2) == 0) {
+        } else if (!strncmp(arg, "--", 2)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "faultline-agent probe: %s needs a value\n", arg);
                 goto out;
             }
-            n = snprintf(piece, sizeof piece, ", \"%s\": \"%s\"", arg + 2, argv[++i]);
+            json_object_set_new(check, arg + 2, json_string(argv[++i]));
         } else {
-            n = snprintf(piece, sizeof piece, "%s\"%s\"", tlen ? ", " : "", arg);
-            if (n < 0 || tlen + (size_t)n >= cap) {
-                fprintf(stderr, "faultline-agent probe: too many targets\n");
-                goto out;
-            }
-            memcpy(targets + tlen, piece, (size_t)n + 1);
-            tlen += (size_t)n;
-            continue;
+            json_array_append_new(targets, json_string(arg));
         }
-        if (strpbrk(arg, "\"\\") || strpbrk(argv[i], "\"\\") || n < 0 ||
-            len + (size_t)n >= cap - 16) {
-            fprintf(stderr, "faultline-agent probe: argument '%s' not accepted\n", argv[i]);
+    }
+    if (!check || !targets)
+        goto out;
+    if (!json_array_size(targets)) {
+        if (!json_object_get(check, "read")) {
+            fprintf(stderr, "faultline-agent probe: no target given\n");
             goto out;
         }
-        memcpy(yaml + len, piece, (size_t)n + 1);
-        len += (size_t)n;
+        json_array_append_new(targets, json_string("file")); /* a file needs no target */
     }
-    if (!tlen && strstr(yaml, "\"read\": ")) {
-        tlen = (size_t)snprintf(targets, cap, "\"file\""); /* a file needs no target */
-    } else if (!tlen) {
-        fprintf(stderr, "faultline-agent probe: no target given\n");
-        goto out;
-    }
-    if (strpbrk(targets, "\\") || len + tlen + 20 >= cap) {
-        fprintf(stderr, "faultline-agent probe: targets not accepted\n");
-        goto out;
-    }
-    snprintf(yaml + len, cap - len, ", \"targets\": [%s]}", targets);
+    json_object_set(check, "targets", targets);
+    text = json_dumps(check, JSON_COMPACT);
+out:
+    json_decref(check);
+    json_decref(targets);
+    return text;
+}
 
+static int probe_cmd_run(int argc, char **argv)
+{
+    struct probe_cmd pc = {0};
+    char *text = probe_cmd_check(argc, argv, &pc);
+    if (!text)
+        return 2;
     struct agent_config cfg = {0};
     char err[4096];
+    int rc = 1;
     cfg.checks = calloc(1, sizeof *cfg.checks);
     if (!cfg.checks)
         goto out;
-    if (agent_config_check_from_text(yaml, &cfg.checks[0], err, sizeof err) != 0) {
+    if (agent_config_check_from_text(text, &cfg.checks[0], err, sizeof err) != 0) {
         fprintf(stderr, "%s", err);
         free(cfg.checks);
         rc = 2;
@@ -327,21 +332,17 @@ static int probe_cmd_run(int argc, char **argv)
     cfg.name = strdup("local");
     uv_loop_t *loop = uv_default_loop();
     struct sched *s = sched_new(loop, cfg.name, &cfg, probe_cmd_on_results, &pc);
-    if (!s) {
-        agent_config_free(&cfg);
-        rc = 1;
-        goto out;
+    if (s) {
+        sched_run_once(s);
+        uv_run(loop, UV_RUN_DEFAULT);
+        sched_destroy(&s);
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
+        rc = pc.failures ? 1 : 0;
     }
-    sched_run_once(s);
-    uv_run(loop, UV_RUN_DEFAULT);
-    sched_destroy(&s);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_loop_close(loop);
     agent_config_free(&cfg);
-    rc = pc.failures ? 1 : 0;
 out:
-    free(yaml);
-    free(targets);
+    free(text);
     return rc;
 }
 
