@@ -241,25 +241,18 @@ struct host_block { /* everything the detail points into, freed with the run */
     char route4[128], route6[128];
 };
 
-static void host__collect(struct host_state *st)
+/* The deltas the host check judges by. */
+struct host_deltas {
+    int64_t retrans, out_segs, listen_drops;
+};
+
+/* The counters that moved since the window began. */
+static void host__fill_counters(const struct host_state *st, struct host_block *b,
+                                Faultline__HostDetail *d, struct host_deltas *deltas)
 {
-    struct probe_run *run = st->run;
-    const struct host_opts *o = (const void *)run->check->opts;
-    struct host_block *b = calloc(1, sizeof *b);
-    Faultline__HostDetail *d = PROBE_DETAIL(run, Faultline__HostDetail);
-    faultline__host_detail__init(d);
-    run->result.detail_case = FAULTLINE__RESULT__DETAIL_HOST;
-    run->result.host = d;
-    d->window_ms = (uint32_t)(o->window_us / 1000);
-    if (!b) {
-        probe_set(run, FAULTLINE__STATUS__STATUS_ERROR, FL_FAULT_PROBE_RESOURCE, "out of memory");
-        return;
-    }
-    run->owned = b;
     uint64_t after[HOST_NCOUNTERS];
     int have[HOST_NCOUNTERS];
     host__read_counters(after, have);
-    int64_t retrans = 0, out_segs = 0, listen_drops = 0;
     for (size_t i = 0; i < HOST_NCOUNTERS; i++) {
         if (!have[i] || !st->have[i])
             continue;
@@ -270,14 +263,18 @@ static void host__collect(struct host_state *st)
         c->delta = (int64_t)(after[i] - st->before[i]);
         b->counter_ptrs[d->n_counters++] = c;
         if (strcmp(host_counters[i], "Tcp:RetransSegs") == 0)
-            retrans = c->delta;
+            deltas->retrans = c->delta;
         else if (strcmp(host_counters[i], "Tcp:OutSegs") == 0)
-            out_segs = c->delta;
+            deltas->out_segs = c->delta;
         else if (strcmp(host_counters[i], "TcpExt:ListenDrops") == 0)
-            listen_drops = c->delta;
+            deltas->listen_drops = c->delta;
     }
     d->counters = b->counter_ptrs;
+}
 
+/* TCP sockets by state; the sockets that count for the established share. */
+static uint64_t host__fill_states(struct host_block *b, Faultline__HostDetail *d)
+{
     uint64_t states[HOST_STATES] = {0};
     uint64_t sockets = 0;
     if (host__count_states(states) == 0) {
@@ -296,7 +293,11 @@ static void host__collect(struct host_state *st)
         d->established_share = sockets ? (double)states[TCP_ESTABLISHED] / (double)sockets : 1.0;
     }
     d->states = b->state_ptrs;
+    return sockets;
+}
 
+static void host__fill_sysctls(struct host_block *b, Faultline__HostDetail *d)
+{
     for (size_t i = 0; i < HOST_NSYSCTLS; i++) {
         char path[128];
         snprintf(path, sizeof path, "/proc/sys/%s", host_sysctls[i]);
@@ -314,7 +315,10 @@ static void host__collect(struct host_state *st)
         fclose(f);
     }
     d->sysctls = b->sysctl_ptrs;
+}
 
+static void host__fill_mtus(struct host_block *b, Faultline__HostDetail *d)
+{
     struct if_nameindex *ifs = if_nameindex();
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     for (struct if_nameindex *i = ifs; i && i->if_name && d->n_interface_mtus < 32; i++) {
@@ -336,10 +340,34 @@ static void host__collect(struct host_state *st)
     if (ifs)
         if_freenameindex(ifs);
     d->interface_mtus = b->mtu_ptrs;
+}
+
+static void host__collect(struct host_state *st)
+{
+    struct probe_run *run = st->run;
+    const struct host_opts *o = (const void *)run->check->opts;
+    struct host_block *b = calloc(1, sizeof *b);
+    Faultline__HostDetail *d = PROBE_DETAIL(run, Faultline__HostDetail);
+    faultline__host_detail__init(d);
+    run->result.detail_case = FAULTLINE__RESULT__DETAIL_HOST;
+    run->result.host = d;
+    d->window_ms = (uint32_t)(o->window_us / 1000);
+    if (!b) {
+        probe_set(run, FAULTLINE__STATUS__STATUS_ERROR, FL_FAULT_PROBE_RESOURCE, "out of memory");
+        return;
+    }
+    run->owned = b;
+    struct host_deltas deltas = {0};
+    host__fill_counters(st, b, d, &deltas);
+    uint64_t sockets = host__fill_states(b, d);
+    host__fill_sysctls(b, d);
+    host__fill_mtus(b, d);
     host__default_v4(b->route4, sizeof b->route4);
     host__default_v6(b->route6, sizeof b->route6);
     d->default_route_v4 = b->route4;
     d->default_route_v6 = b->route6;
+    int64_t retrans = deltas.retrans, out_segs = deltas.out_segs,
+            listen_drops = deltas.listen_drops;
 
     const int F = FAULTLINE__STATUS__STATUS_FAIL;
     if (out_segs >= 100 && retrans * 1000 > out_segs * o->max_retrans_permille)
