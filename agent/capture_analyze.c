@@ -164,6 +164,86 @@ static struct capture_flow *cap__flow(struct capture *c, int v6, const uint8_t *
 /* P holds CAPLEN captured bytes of a segment that was WIRELEN bytes long
  * (by the IP header): headers are read from what was captured, the
  * payload length comes from the IP length, as with a short snapshot. */
+/* One TCP segment, as the analysis reads it. */
+struct cap_seg {
+    double t;
+    uint32_t seq, ack, window, seglen;
+    int syn, fin, rst, has_ack;
+    int other; /* SYN, FIN or RST */
+};
+
+/* Handshakes: SYN, SYN/ACK, then the ACK of the SYN/ACK. */
+static void cap__handshake(struct capture *c, struct capture_flow *f, const struct cap_seg *g)
+{
+    if (g->syn && !g->has_ack) {
+        if (!(f->state & 1))
+            c->k.handshakes_attempted++;
+        f->state |= 1;
+        f->mru_syn = g->t;
+    } else if (g->syn && g->has_ack) {
+        f->state |= 2;
+    } else if (g->has_ack && !g->rst) {
+        if ((f->state & 3) == 3 && !(f->state & 4)) {
+            f->state |= 4;
+            c->k.handshakes_completed++;
+        }
+        /* The first RTT, from the latest SYN to the handshake's ACK: the
+         * out-of-order threshold, as Wireshark takes it. */
+        if (f->first_rtt == 0 && f->mru_syn > 0)
+            f->first_rtt = g->t - f->mru_syn;
+    }
+}
+
+/* Segments that are what they look like (a zero window probe, a
+ * keep-alive, a window update, the ACK of a probe), and so not duplicate
+ * ACKs; the rest of the empty ones that repeat the last ACK are.  Returns
+ * the segment's CAP_ flags. */
+static unsigned cap__classify(struct capture *c, struct capture_dir *me,
+                              const struct capture_dir *peer, const struct cap_seg *g)
+{
+    int same_ack = g->seq == me->nextseq && g->ack == me->lastack;
+    if (g->seglen == 1 && me->nextseq_set && g->seq == me->nextseq && peer->window == 0)
+        return CAP_ZWP;
+    if (g->seglen <= 1 && !g->other && me->nextseq_set && g->seq == me->nextseq - 1)
+        return CAP_KEEPALIVE;
+    if (g->seglen == 0 && !g->other && g->window && g->window != me->window && same_ack)
+        return 0; /* window update */
+    if (g->seglen == 0 && !g->other && g->window == me->window && same_ack &&
+        (peer->lastflags & (CAP_KEEPALIVE | CAP_ZWP)))
+        return 0; /* the ACK of a keep-alive or zero window probe */
+    if (g->seglen == 0 && !g->other && g->window && g->window == me->window &&
+        me->nextseq_set && same_ack) {
+        me->dupacks++;
+        c->k.duplicate_acks++;
+    }
+    return 0;
+}
+
+/* Data (or SYN, FIN) that does not advance the sequence: a fast
+ * retransmission after two duplicate ACKs, out of order within the first
+ * RTT, spurious when already acknowledged, else a retransmission. */
+static void cap__retrans(struct capture *c, const struct capture_flow *f,
+                         const struct capture_dir *me, const struct capture_dir *peer,
+                         const struct cap_seg *g)
+{
+    int not_advanced = me->nextseq_set && cap__lt(g->seq, me->nextseq);
+    if (g->seglen > 1 && me->nextseq - 1 == g->seq)
+        not_advanced = 0; /* new data after a possible zero window probe */
+    double ooo = f->first_rtt > 0 ? f->first_rtt : 0.003;
+    if (not_advanced && peer->dupacks >= 2 && peer->lastack == g->seq &&
+        g->t - peer->lastack_time < 0.020) {
+        c->k.fast_retransmissions++;
+        c->k.retransmissions++;
+    } else if (not_advanced && g->t - me->nextseq_time < ooo &&
+               me->nextseq != g->seq + g->seglen) {
+        /* out of order */
+    } else if (g->seglen > 0 && peer->lastack && !cap__lt(peer->lastack, g->seq + g->seglen)) {
+        /* spurious: data the peer had already acknowledged */
+    } else if (not_advanced) {
+        c->k.retransmissions++;
+    }
+}
+
 static void cap__tcp(struct capture *c, double t, int v6, const uint8_t *src, const uint8_t *dst,
                      const uint8_t *p, size_t caplen, size_t wirelen)
 {
@@ -174,99 +254,40 @@ static void cap__tcp(struct capture *c, double t, int v6, const uint8_t *src, co
     }
     c->k.tcp++;
     size_t hl = (size_t)(p[12] >> 4) * 4;
-    uint32_t seq = cap__u32(p + 4), ack = cap__u32(p + 8);
     uint8_t fl = p[13];
-    int syn = fl & 0x02, fin = fl & 0x01, rst = fl & 0x04, has_ack = fl & 0x10;
-    uint32_t window = cap__u16(p + 14);
-    uint32_t seglen = (uint32_t)(wirelen - hl);
-    if (syn && !has_ack)
-        c->k.syn++;
-    if (syn && has_ack)
-        c->k.synack++;
-    if (rst)
-        c->k.rst++;
-    if (fin)
-        c->k.fin++;
+    struct cap_seg g = {
+        .t = t, .seq = cap__u32(p + 4), .ack = cap__u32(p + 8), .window = cap__u16(p + 14),
+        .seglen = (uint32_t)(wirelen - hl), .syn = fl & 0x02, .fin = fl & 0x01,
+        .rst = fl & 0x04, .has_ack = fl & 0x10,
+    };
+    g.other = g.syn || g.fin || g.rst;
+    c->k.syn += g.syn && !g.has_ack;
+    c->k.synack += g.syn && g.has_ack;
+    c->k.rst += g.rst != 0;
+    c->k.fin += g.fin != 0;
 
     int d;
     struct capture_flow *f = cap__flow(c, v6, src, dst, cap__u16(p), cap__u16(p + 2), &d);
     if (!f)
         return;
     struct capture_dir *me = &f->dir[d], *peer = &f->dir[!d];
-
-    /* Handshakes: SYN, SYN/ACK, then the ACK of the SYN/ACK. */
-    if (syn && !has_ack) {
-        if (!(f->state & 1))
-            c->k.handshakes_attempted++;
-        f->state |= 1;
-        f->mru_syn = t;
-    } else if (syn && has_ack) {
-        f->state |= 2;
-    } else if (has_ack && !rst) {
-        if ((f->state & 3) == 3 && !(f->state & 4)) {
-            f->state |= 4;
-            c->k.handshakes_completed++;
-        }
-        /* The first RTT, from the latest SYN to the handshake's ACK: the
-         * out-of-order threshold, as Wireshark takes it. */
-        if (f->first_rtt == 0 && f->mru_syn > 0)
-            f->first_rtt = t - f->mru_syn;
-    }
-
-    unsigned ta = 0;
-    int other = syn || fin || rst;
-    if (window == 0 && !other)
+    cap__handshake(c, f, &g);
+    if (g.window == 0 && !g.other)
         c->k.zero_windows++;
-    /* Segments that are what they look like, and so not duplicate ACKs. */
-    if (seglen == 1 && me->nextseq_set && seq == me->nextseq && peer->window == 0) {
-        ta |= CAP_ZWP; /* zero window probe */
-        goto finished_fwd;
-    }
-    if (seglen <= 1 && !other && me->nextseq_set && seq == me->nextseq - 1) {
-        ta |= CAP_KEEPALIVE;
-        goto finished_fwd;
-    }
-    if (seglen == 0 && !other && window && window != me->window && seq == me->nextseq &&
-        ack == me->lastack)
-        goto finished_fwd; /* window update */
-    if (seglen == 0 && !other && window == me->window && seq == me->nextseq &&
-        ack == me->lastack && (peer->lastflags & (CAP_KEEPALIVE | CAP_ZWP)))
-        goto finished_fwd; /* the ACK of a keep-alive or zero window probe */
-    if (seglen == 0 && !other && window && window == me->window && me->nextseq_set &&
-        seq == me->nextseq && ack == me->lastack) {
-        me->dupacks++;
-        c->k.duplicate_acks++;
-    }
-finished_fwd:
-    if (ack != me->lastack)
+    unsigned ta = cap__classify(c, me, peer, &g);
+    if (g.ack != me->lastack)
         me->dupacks = 0;
+    if ((g.seglen > 0 || g.syn || g.fin) && !(ta & CAP_KEEPALIVE))
+        cap__retrans(c, f, me, peer, &g);
 
-    if ((seglen > 0 || syn || fin) && !(ta & CAP_KEEPALIVE)) {
-        int not_advanced = me->nextseq_set && cap__lt(seq, me->nextseq);
-        if (seglen > 1 && me->nextseq - 1 == seq)
-            not_advanced = 0; /* new data after a possible zero window probe */
-        double ooo = f->first_rtt > 0 ? f->first_rtt : 0.003;
-        if (not_advanced && peer->dupacks >= 2 && peer->lastack == seq &&
-            t - peer->lastack_time < 0.020) {
-            c->k.fast_retransmissions++;
-            c->k.retransmissions++;
-        } else if (not_advanced && t - me->nextseq_time < ooo && me->nextseq != seq + seglen) {
-            /* out of order */
-        } else if (seglen > 0 && peer->lastack && !cap__lt(peer->lastack, seq + seglen)) {
-            /* spurious: data the peer had already acknowledged */
-        } else if (not_advanced) {
-            c->k.retransmissions++;
-        }
-    }
-
-    uint32_t nextseq = seq + seglen + ((syn || fin) ? 1u : 0u);
+    uint32_t nextseq = g.seq + g.seglen + ((g.syn || g.fin) ? 1u : 0u);
     if ((!me->nextseq_set || cap__lt(me->nextseq, nextseq)) && !(ta & CAP_ZWP)) {
         me->nextseq = nextseq;
         me->nextseq_set = 1;
         me->nextseq_time = t;
     }
-    me->window = window;
-    me->lastack = ack;
+    me->window = g.window;
+    me->lastack = g.ack;
     me->lastack_time = t;
     me->lastflags = ta;
 }
