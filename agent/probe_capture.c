@@ -117,6 +117,55 @@ static int capture_addresses(const void *opts, enum agent_family family,
     return max ? 1 : 0;
 }
 
+/* Unreachable by code, in storage owned by the run. */
+static void capture__unreachable(struct probe_run *run, const struct capture_counts *k,
+                                 Faultline__CaptureDetail *d)
+{
+    struct capture_block {
+        Faultline__Counter codes[24];
+        Faultline__Counter *ptrs[24];
+    } *blk = calloc(1, sizeof *blk);
+    if (blk) {
+        run->owned = blk;
+        d->unreachable_by_code = blk->ptrs;
+        for (int v = 0; v < 2; v++)
+            for (int code = 0; code < (v ? 8 : 16); code++) {
+                uint64_t n = v ? k->unreachable6[code] : k->unreachable[code];
+                if (!n)
+                    continue;
+                Faultline__Counter *ct = &blk->codes[d->n_unreachable_by_code];
+                faultline__counter__init(ct);
+                char name[16];
+                snprintf(name, sizeof name, "%s %d", v ? "icmp6" : "icmp", code);
+                ct->name = probe_text(run, name);
+                ct->value = n;
+                blk->ptrs[d->n_unreachable_by_code++] = ct;
+                d->unreachable += n;
+            }
+    }
+}
+
+/* The window's file: kept (renamed .pcap) when it saw anomalies, else
+ * removed. */
+static void capture__keep_file(struct capture_state *st, Faultline__CaptureDetail *d,
+                               int anomalous)
+{
+    struct probe_run *run = st->run;
+    if (st->dump) {
+        pcap_dump_close(st->dump);
+        st->dump = NULL;
+        if (anomalous) {
+            char final[600];
+            snprintf(final, sizeof final, "%.*s.pcap", (int)(strlen(st->tmpfile) - 5),
+                     st->tmpfile);
+            if (rename(st->tmpfile, final) == 0)
+                d->saved_file = probe_text(run, final);
+        } else {
+            unlink(st->tmpfile);
+        }
+    }
+}
+
 static void capture__report(struct capture_state *st)
 {
     struct probe_run *run = st->run;
@@ -143,29 +192,7 @@ static void capture__report(struct capture_state *st)
     d->zero_windows = k->zero_windows;
     d->frag_needed = k->frag_needed;
     d->packet_too_big = k->packet_too_big;
-    /* Unreachable by code, in storage owned by the run. */
-    struct capture_block {
-        Faultline__Counter codes[24];
-        Faultline__Counter *ptrs[24];
-    } *blk = calloc(1, sizeof *blk);
-    if (blk) {
-        run->owned = blk;
-        d->unreachable_by_code = blk->ptrs;
-        for (int v = 0; v < 2; v++)
-            for (int code = 0; code < (v ? 8 : 16); code++) {
-                uint64_t n = v ? k->unreachable6[code] : k->unreachable[code];
-                if (!n)
-                    continue;
-                Faultline__Counter *ct = &blk->codes[d->n_unreachable_by_code];
-                faultline__counter__init(ct);
-                char name[16];
-                snprintf(name, sizeof name, "%s %d", v ? "icmp6" : "icmp", code);
-                ct->name = probe_text(run, name);
-                ct->value = n;
-                blk->ptrs[d->n_unreachable_by_code++] = ct;
-                d->unreachable += n;
-            }
-    }
+    capture__unreachable(run, k, d);
     struct pcap_stat ps;
     if (st->pcap && !o->read && pcap_stats(st->pcap, &ps) == 0) {
         d->kernel_received = ps.ps_recv;
@@ -175,19 +202,7 @@ static void capture__report(struct capture_state *st)
     run->result.detail_case = FAULTLINE__RESULT__DETAIL_CAPTURE;
     run->result.capture = d;
     int anomalous = capture_anomalous(k);
-    if (st->dump) {
-        pcap_dump_close(st->dump);
-        st->dump = NULL;
-        if (anomalous) {
-            char final[600];
-            snprintf(final, sizeof final, "%.*s.pcap", (int)(strlen(st->tmpfile) - 5),
-                     st->tmpfile);
-            if (rename(st->tmpfile, final) == 0)
-                d->saved_file = probe_text(run, final);
-        } else {
-            unlink(st->tmpfile);
-        }
-    }
+    capture__keep_file(st, d, anomalous);
     const int F = FAULTLINE__STATUS__STATUS_FAIL;
     if (anomalous)
         probe_set(run, F, FL_FAULT_CAPTURE_ANOMALIES,

@@ -163,92 +163,115 @@ static void mtu__report(struct mtu_state *st, unsigned path_mtu, const char *met
 static void mtu__next(struct mtu_state *st);
 
 /* Decide what the last probe's answer (or silence) means. */
-static void mtu__step(struct mtu_state *st)
+/* Following the ICMP answers down from the first size.
+ * 1 when it reported, 0 to send the next probe. */
+static int mtu__follow(struct mtu_state *st)
 {
     unsigned floor_size = st->v6 ? 1280 : 576;
-    switch (st->phase) {
-    case MTU_FOLLOW:
-        if (st->answer == MTU_REACHED) {
-            mtu__report(st, st->size, "icmp");
-            return;
-        }
-        if (st->answer == MTU_TOO_BIG && st->icmp_mtu >= floor_size && st->icmp_mtu < st->size) {
-            st->size = st->icmp_mtu;
-            st->tries_left = (unsigned)mtu__opts(st)->tries;
-            break;
-        }
-        if (st->answer == MTU_UNREACHABLE) {
-            mtu__report(st, 0, "icmp");
-            return;
-        }
-        if (st->answer == MTU_NONE && --st->tries_left > 0)
-            break;
-        /* This size vanished: is the path down, or only for big packets? */
-        st->lost_big = st->hi = st->size;
-        st->phase = MTU_FLOOR;
-        st->size = floor_size < st->hi ? floor_size : st->hi - 1;
+    if (st->answer == MTU_REACHED) {
+        mtu__report(st, st->size, "icmp");
+        return 1;
+    }
+    if (st->answer == MTU_TOO_BIG && st->icmp_mtu >= floor_size && st->icmp_mtu < st->size) {
+        st->size = st->icmp_mtu;
         st->tries_left = (unsigned)mtu__opts(st)->tries;
-        break;
-    case MTU_FLOOR:
-        if (st->answer == MTU_REACHED) {
-            st->lo = st->size;
-            st->phase = MTU_SEARCH;
-            st->size = (st->lo + st->hi) / 2;
-            st->tries_left = (unsigned)mtu__opts(st)->tries;
-            break;
-        }
-        if (st->answer == MTU_NONE && --st->tries_left > 0)
-            break;
-        mtu__report(st, 0, "search");
-        return;
-    case MTU_SEARCH:
-        if (st->answer == MTU_REACHED) {
-            st->lo = st->size;
-        } else if (st->answer == MTU_NONE && --st->tries_left > 0) {
-            break;
-        } else {
-            if (st->answer == MTU_TOO_BIG)
-                st->icmp_for_lost = 1;
-            st->hi = st->size;
-        }
-        if (st->hi - st->lo <= 1) {
-            if (st->icmp_for_lost) { /* the path spoke: no black hole */
-                mtu__report(st, st->lo, "search");
-                return;
-            }
-            st->phase = MTU_CONFIRM;
-            st->size = st->lost_big;
-            break;
-        }
+        return 0;
+    }
+    if (st->answer == MTU_UNREACHABLE) {
+        mtu__report(st, 0, "icmp");
+        return 1;
+    }
+    if (st->answer == MTU_NONE && --st->tries_left > 0)
+        return 0;
+    /* This size vanished: is the path down, or only for big packets? */
+    st->lost_big = st->hi = st->size;
+    st->phase = MTU_FLOOR;
+    st->size = floor_size < st->hi ? floor_size : st->hi - 1;
+    st->tries_left = (unsigned)mtu__opts(st)->tries;
+    return 0;
+}
+
+/* The smallest size the family allows: is the path up at all?
+ * 1 when it reported, 0 to send the next probe. */
+static int mtu__floor(struct mtu_state *st)
+{
+    if (st->answer == MTU_REACHED) {
+        st->lo = st->size;
+        st->phase = MTU_SEARCH;
         st->size = (st->lo + st->hi) / 2;
         st->tries_left = (unsigned)mtu__opts(st)->tries;
-        break;
-    case MTU_CONFIRM:
-        if (st->size == st->lost_big) {
-            if (st->answer == MTU_REACHED) { /* it was loss, not size */
-                mtu__report(st, st->lost_big, "search");
-                return;
-            }
-            if (st->answer == MTU_TOO_BIG) {
-                st->icmp_for_lost = 1;
-                mtu__report(st, st->lo, "search");
-                return;
-            }
-            if (++st->confirmed >= MTU_CONFIRM_ROUNDS) {
-                st->size = st->lo;
-                st->tries_left = (unsigned)mtu__opts(st)->tries;
-            }
-            break;
-        }
-        if (st->answer == MTU_NONE && --st->tries_left > 0)
-            break;
-        /* The size found arrives still: a black hole.  Lost as well: the
-         * path is lossy, and no black hole is shown. */
-        st->black_hole = st->answer == MTU_REACHED;
-        mtu__report(st, st->lo, "search");
-        return;
+        return 0;
     }
-    mtu__next(st);
+    if (st->answer == MTU_NONE && --st->tries_left > 0)
+        return 0;
+    mtu__report(st, 0, "search");
+    return 1;
+}
+
+/* Bisecting between the largest size that arrived and the smallest lost.
+ * 1 when it reported, 0 to send the next probe. */
+static int mtu__search(struct mtu_state *st)
+{
+    if (st->answer == MTU_REACHED) {
+        st->lo = st->size;
+    } else if (st->answer == MTU_NONE && --st->tries_left > 0) {
+        return 0;
+    } else {
+        if (st->answer == MTU_TOO_BIG)
+            st->icmp_for_lost = 1;
+        st->hi = st->size;
+    }
+    if (st->hi - st->lo <= 1) {
+        if (st->icmp_for_lost) { /* the path spoke: no black hole */
+            mtu__report(st, st->lo, "search");
+            return 1;
+        }
+        st->phase = MTU_CONFIRM;
+        st->size = st->lost_big;
+        return 0;
+    }
+    st->size = (st->lo + st->hi) / 2;
+    st->tries_left = (unsigned)mtu__opts(st)->tries;
+    return 0;
+}
+
+/* The lost size once more, then the size found: a black hole, or loss?
+ * 1 when it reported, 0 to send the next probe. */
+static int mtu__confirm(struct mtu_state *st)
+{
+    if (st->size == st->lost_big) {
+        if (st->answer == MTU_REACHED) { /* it was loss, not size */
+            mtu__report(st, st->lost_big, "search");
+            return 1;
+        }
+        if (st->answer == MTU_TOO_BIG) {
+            st->icmp_for_lost = 1;
+            mtu__report(st, st->lo, "search");
+            return 1;
+        }
+        if (++st->confirmed >= MTU_CONFIRM_ROUNDS) {
+            st->size = st->lo;
+            st->tries_left = (unsigned)mtu__opts(st)->tries;
+        }
+        return 0;
+    }
+    if (st->answer == MTU_NONE && --st->tries_left > 0)
+        return 0;
+    /* The size found arrives still: a black hole.  Lost as well: the
+     * path is lossy, and no black hole is shown. */
+    st->black_hole = st->answer == MTU_REACHED;
+    mtu__report(st, st->lo, "search");
+    return 1;
+}
+
+static void mtu__step(struct mtu_state *st)
+{
+    static int (*const phases[])(struct mtu_state *) = {
+        [MTU_FOLLOW] = mtu__follow, [MTU_FLOOR] = mtu__floor,
+        [MTU_SEARCH] = mtu__search, [MTU_CONFIRM] = mtu__confirm,
+    };
+    if (!phases[st->phase](st))
+        mtu__next(st);
 }
 
 static void mtu__on_timeout(uv_timer_t *t)
