@@ -253,6 +253,67 @@ static int greet(struct agent_stream *as, int agents)
     return 0;
 }
 
+/* Send every stream with at most WINDOW messages unacknowledged per agent
+ * until all are acknowledged (or nothing is for 5 s).  Seconds taken. */
+static double drive(struct agent_stream *as, long agents, long window)
+{
+    zmq_pollitem_t *items = calloc((size_t)agents, sizeof *items);
+    for (int a = 0; a < agents; a++)
+        items[a] = (zmq_pollitem_t){.socket = as[a].sock, .events = ZMQ_POLLIN};
+    uint64_t t0 = time_mono_ns();
+    size_t done_agents = 0;
+    while (done_agents < (size_t)agents) {
+        for (int a = 0; a < agents; a++) {
+            struct agent_stream *s = &as[a];
+            while (s->next < s->nmsgs && s->next - s->acked_msgs < (size_t)window) {
+                zmq_send(s->sock, s->msgs[s->next], s->lens[s->next], 0);
+                s->next++;
+            }
+        }
+        if (zmq_poll(items, (int)agents, 5000) <= 0) {
+            fprintf(stderr, "bench_ingest: no acknowledgement for 5 s\n");
+            break;
+        }
+        for (int a = 0; a < agents; a++) {
+            struct agent_stream *s = &as[a];
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            while (zmq_msg_recv(&m, s->sock, ZMQ_DONTWAIT) >= 0) {
+                struct wire_msg *w = NULL;
+                if (wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), &w, NULL, 0) == WIRE_OK &&
+                    w->env->body_case == FAULTLINE__ENVELOPE__BODY_ACK) {
+                    s->committed = w->env->ack->committed_upto;
+                    while (s->acked_msgs < s->nmsgs && s->last_seq[s->acked_msgs] <= s->committed)
+                        s->acked_msgs++;
+                    if (s->acked_msgs == s->nmsgs)
+                        done_agents++;
+                }
+                wire_msg_free(&w);
+            }
+            zmq_msg_close(&m);
+        }
+    }
+    free(items);
+    return (double)(time_mono_ns() - t0) / 1e9;
+}
+
+/* Results in the collector's database in DIR. */
+static long stored_results(const char *dir)
+{
+    char db[512];
+    snprintf(db, sizeof db, "%s/faultline.db", dir);
+    sqlite3 *h;
+    sqlite3_open(db, &h);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(h, "SELECT count(*) FROM result", -1, &st, NULL);
+    sqlite3_step(st);
+    long stored = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+
+    return stored;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -309,57 +370,11 @@ int main(int argc, char **argv)
         kill(pid, SIGKILL);
         return 1;
     }
-    zmq_pollitem_t *items = calloc((size_t)agents, sizeof *items);
-    for (int a = 0; a < agents; a++)
-        items[a] = (zmq_pollitem_t){.socket = as[a].sock, .events = ZMQ_POLLIN};
-    uint64_t t0 = time_mono_ns();
-    size_t done_agents = 0;
-    while (done_agents < (size_t)agents) {
-        for (int a = 0; a < agents; a++) {
-            struct agent_stream *s = &as[a];
-            while (s->next < s->nmsgs && s->next - s->acked_msgs < (size_t)window) {
-                zmq_send(s->sock, s->msgs[s->next], s->lens[s->next], 0);
-                s->next++;
-            }
-        }
-        if (zmq_poll(items, (int)agents, 5000) <= 0) {
-            fprintf(stderr, "bench_ingest: no acknowledgement for 5 s\n");
-            break;
-        }
-        for (int a = 0; a < agents; a++) {
-            struct agent_stream *s = &as[a];
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            while (zmq_msg_recv(&m, s->sock, ZMQ_DONTWAIT) >= 0) {
-                struct wire_msg *w = NULL;
-                if (wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), &w, NULL, 0) == WIRE_OK &&
-                    w->env->body_case == FAULTLINE__ENVELOPE__BODY_ACK) {
-                    s->committed = w->env->ack->committed_upto;
-                    while (s->acked_msgs < s->nmsgs && s->last_seq[s->acked_msgs] <= s->committed)
-                        s->acked_msgs++;
-                    if (s->acked_msgs == s->nmsgs)
-                        done_agents++;
-                }
-                wire_msg_free(&w);
-            }
-            zmq_msg_close(&m);
-        }
-    }
-    double fl_s = (double)(time_mono_ns() - t0) / 1e9;
+    double fl_s = drive(as, agents, window);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
 
-    char db[512];
-    snprintf(db, sizeof db, "%s/faultline.db", dir);
-    sqlite3 *h;
-    sqlite3_open(db, &h);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(h, "SELECT count(*) FROM result", -1, &st, NULL);
-    sqlite3_step(st);
-    long stored = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-
+    long stored = stored_results(dir);
     double fl_rate = (double)total / fl_s, raw_rate = (double)raw_rows / raw_s;
     printf("{\"bench\":\"ingest\",\"results\":%zu,\"agents\":%ld,\"batch\":%ld,\"window\":%ld,"
            "\"synchronous\":\"%s\",\"faultline_s\":%.3f,\"faultline_results_per_s\":%.0f,"

@@ -198,20 +198,27 @@ static void collector_config(void **state)
     test_rmdir(dir);
 }
 
+/* Write TEXT to PATH and load it over the defaults into CFG. */
+static int collector_load(const char *path, const char *text, struct collector_config *cfg,
+                          char *err, size_t errlen)
+{
+    test_write(path, text);
+    collector_config_defaults(cfg);
+    return collector_config_load(path, cfg, err, errlen);
+}
+
 static void collector_alerts_and_thresholds(void **state)
 {
     char *dir = test_tmpdir();
     char path[256], err[2048];
     snprintf(path, sizeof path, "%s/c.yaml", dir);
     struct collector_config cfg;
-    test_write(path, "correlation:\n  open_after: 4\n  target_share: 60%\n  agent_share: 0.9\n"
+    assert_int_equal(collector_load(path, "correlation:\n  open_after: 4\n  target_share: 60%\n  agent_share: 0.9\n"
                      "  confirm_after: 0s\n  lagging_after: 10s\n"
                      "alerts:\n  - type: alertmanager\n    url: http://127.0.0.1:9093\n"
                      "    severity: L2\n    resend_interval: 30s\n"
                      "  - type: exec\n    command: [/usr/bin/logger, -t, faultline]\n"
-                     "  - type: log\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+                     "  - type: log\n", &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.corr.open_after, 4);
     assert_int_equal(cfg.corr.close_after, 2);
     assert_int_equal(cfg.corr.confirm_after_us, 0);
@@ -227,12 +234,10 @@ static void collector_alerts_and_thresholds(void **state)
     assert_null(cfg.sinks[1].argv[3]);
     assert_int_equal(cfg.sinks[2].level, 4);
     collector_config_free(&cfg);
-    test_write(path, "correlation:\n  target_share: 150%\n  open_after: 0\n"
+    assert_int_equal(collector_load(path, "correlation:\n  target_share: 150%\n  open_after: 0\n"
                      "alerts:\n  - type: pager\n  - type: webhook\n  - type: exec\n"
                      "  - type: log\n    severity: L9\n    url: http://x\n"
-                     "  - type: webhook\n    url: ftp://x\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+                     "  - type: webhook\n    url: ftp://x\n", &cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "c.yaml:2:17: target_share: '150%' is not a share"));
     assert_non_null(strstr(err, "c.yaml:3:15: open_after: 0 is out of range (1 to 1000)"));
     assert_non_null(strstr(err, "c.yaml:5:11: type: 'pager' is not log, webhook"));
@@ -241,12 +246,19 @@ static void collector_alerts_and_thresholds(void **state)
     assert_non_null(strstr(err, "c.yaml:9:15: severity: 'L9' is not L1, L2, L3 or all"));
     assert_non_null(strstr(err, "c.yaml:11:5: alert sink: 'url' is required, an http://"));
     collector_config_free(&cfg);
+    test_rmdir(dir);
+}
+
+static void collector_window_rules_and_addresses(void **state)
+{
+    char *dir = test_tmpdir();
+    char path[256], err[2048];
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    struct collector_config cfg;
     /* The window rules: 0 turns a rule off; a share above 100 % or more
      * samples than the engine keeps are errors. */
-    test_write(path, "correlation:\n  window: 10m\n  min_success: 0\n  max_jitter: 0s\n"
-                     "  max_reset_share: 25%\n  window_min_samples: 64\n  hop_min_hosts: 3\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(collector_load(path, "correlation:\n  window: 10m\n  min_success: 0\n  max_jitter: 0s\n"
+                     "  max_reset_share: 25%\n  window_min_samples: 64\n  hop_min_hosts: 3\n", &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.corr.window_us, 600000000);
     assert_true(cfg.corr.min_success == 0.0);
     assert_int_equal(cfg.corr.max_jitter_us, 0);
@@ -254,10 +266,8 @@ static void collector_alerts_and_thresholds(void **state)
     assert_int_equal(cfg.corr.window_min_samples, 64);
     assert_int_equal(cfg.corr.hop_min_hosts, 3);
     collector_config_free(&cfg);
-    test_write(path, "correlation:\n  min_success: 101%\n  window_min_samples: 65\n"
-                     "  window: 0s\n  agent_share: 0\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_int_equal(collector_load(path, "correlation:\n  min_success: 101%\n  window_min_samples: 65\n"
+                     "  window: 0s\n  agent_share: 0\n", &cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "c.yaml:2:16: min_success: '101%' is not a share (like 80% or "
                                 "0.8, at least 0, at most 1)"));
     assert_non_null(strstr(err, "c.yaml:3:23: window_min_samples: 65 is out of range (1 to 64)"));
@@ -265,30 +275,20 @@ static void collector_alerts_and_thresholds(void **state)
     assert_non_null(strstr(err, "c.yaml:5:16: agent_share: '0' is not a share (like 80% or 0.8, "
                                 "above 0"));
     collector_config_free(&cfg);
-    test_write(path, "http_listen: \"\"\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(collector_load(path, "http_listen: \"\"\n", &cfg, err, sizeof err), 0);
     assert_string_equal(cfg.http_listen, ""); /* off */
     collector_config_free(&cfg);
-    test_write(path, "external_url: https://faultline.example.net/\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), 0);
+    assert_int_equal(collector_load(path, "external_url: https://faultline.example.net/\n", &cfg, err, sizeof err), 0);
     assert_string_equal(cfg.external_url, "https://faultline.example.net/");
     collector_config_free(&cfg);
-    test_write(path, "external_url: faultline.example.net\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_int_equal(collector_load(path, "external_url: faultline.example.net\n", &cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "c.yaml:1:15: external_url: 'faultline.example.net' is not an "
                                 "http:// or https:// URL"));
     collector_config_free(&cfg);
-    test_write(path, "http_listen: localhost:http\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_int_equal(collector_load(path, "http_listen: localhost:http\n", &cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "c.yaml:1:14: http_listen: 'localhost:http': bad port"));
     collector_config_free(&cfg);
-    test_write(path, "correlation: [1, 2]\nalerts: {type: log}\nhttp_listen: [x]\n");
-    collector_config_defaults(&cfg);
-    assert_int_equal(collector_config_load(path, &cfg, err, sizeof err), -1);
+    assert_int_equal(collector_load(path, "correlation: [1, 2]\nalerts: {type: log}\nhttp_listen: [x]\n", &cfg, err, sizeof err), -1);
     assert_non_null(strstr(err, "c.yaml:1:15: correlation: expected a mapping"));
     assert_non_null(strstr(err, "c.yaml:2:10: alerts: expected a list of at most 64 sinks"));
     assert_non_null(strstr(err, "c.yaml:3:15: http_listen: expected a single value"));
@@ -312,6 +312,7 @@ int main(void)
         cmocka_unit_test(file_problems_are_named),
         cmocka_unit_test(collector_config),
         cmocka_unit_test(collector_alerts_and_thresholds),
+        cmocka_unit_test(collector_window_rules_and_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
