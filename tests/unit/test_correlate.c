@@ -1,109 +1,6 @@
 /* The correlation engine on synthetic result streams: each verdict, the
  * explain-away order, hysteresis against flapping, agents with few targets. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "correlate.h"
-#include "faultcode.h"
-
-#define S 1000000LL
-#define ICMP 1
-#define TCP 2
-#define DNS 4
-#define MTU 5
-
-static const char *const agents[6] = {"r1a1", "r1a2", "r2a1", "r2a2", "r3a1", "r3a2"};
-
-static const char *region_of(const char *agent)
-{
-    static char r[3];
-    snprintf(r, sizeof r, "%.2s", agent);
-    return r;
-}
-
-static struct correlate *c;
-static struct corr_diagnosis diag[16];
-static int64_t now;
-
-static int setup(void **state)
-{
-    c = correlate_new(NULL);
-    now = 1000 * S;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    correlate_free(&c);
-    return 0;
-}
-
-static void feed(const char *agent, const char *target, const char *target_region,
-                 const char *address, int probe, int ok)
-{
-    struct corr_input in = {.agent = agent, .region = region_of(agent), .target = target,
-                            .target_region = target_region, .address = address, .probe = probe,
-                            .ok = ok, .fault = ok ? 0 : 0x3791, .ts_us = now};
-    correlate_result(c, &in);
-}
-
-/* One round of the lab's checks: every agent probes web:80, dns:53 and the
- * first agent of each other region.  FAILS(agent, target) says which fail;
- * the results of the agents SILENT(agent) names (may be NULL) never arrive. */
-static void round_silent(int (*fails)(const char *agent, const char *target),
-                         int (*silent)(const char *agent))
-{
-    for (int a = 0; a < 6; a++) {
-        if (silent && silent(agents[a]))
-            continue;
-        const char *targets[] = {"web:80", "dns:53"};
-        for (int t = 0; t < 2; t++)
-            feed(agents[a], targets[t], "", "10.0.0.1", TCP, !fails(agents[a], targets[t]));
-        for (int r = 1; r <= 3; r++) {
-            char peer[8], reg[3];
-            snprintf(peer, sizeof peer, "r%da1", r);
-            snprintf(reg, sizeof reg, "r%d", r);
-            if (!strcmp(reg, region_of(agents[a])))
-                continue;
-            feed(agents[a], peer, reg, "10.0.0.2", ICMP, !fails(agents[a], peer));
-        }
-    }
-    now += 5 * S;
-}
-
-static void round_of(int (*fails)(const char *agent, const char *target))
-{
-    round_silent(fails, NULL);
-}
-
-/* Every agent's host is known by the agent's name, in its region. */
-static void hosts_are_agents(void)
-{
-    for (int a = 0; a < 6; a++)
-        correlate_host(c, agents[a], region_of(agents[a]), agents[a]);
-}
-
-static size_t rounds(int n, int (*fails)(const char *, const char *))
-{
-    for (int i = 0; i < n; i++)
-        round_of(fails);
-    return correlate_evaluate(c, now, diag, 16);
-}
-
-static int none(const char *a, const char *t) { return 0; }
-static int web_down(const char *a, const char *t) { return !strcmp(t, "web:80"); }
-static int r1a2_isolated(const char *a, const char *t) { return !strcmp(a, "r1a2"); }
-static int cut_r1_r2(const char *a, const char *t)
-{
-    return (!strncmp(a, "r1", 2) && !strncmp(t, "r2", 2)) ||
-           (!strncmp(a, "r2", 2) && !strncmp(t, "r1", 2));
-}
+#include "test_correlate.h"
 
 static void healthy_fleet_has_no_diagnosis(void **state)
 {
@@ -651,202 +548,6 @@ static void sysctl_drifting_within_a_role(void **state)
     assert_int_equal(correlate_evaluate(c, now, diag, 16), 0);
 }
 
-static int toward_r2a1(const char *a, const char *t)
-{
-    return strncmp(a, "r2", 2) && !strcmp(t, "r2a1");
-}
-static int toward_r2a1_and_its_own(const char *a, const char *t)
-{
-    return toward_r2a1(a, t) || (!strcmp(a, "r2a1") && !strcmp(t, "web:80"));
-}
-
-/* Nobody reaches r2a1's host.  Its agent fine: the host is the TARGET.
- * Its agent failing too: that is its (or its region's) trouble seen from
- * outside, left for AGENT or REGION rather than named after the host. */
-static void unreachable_agent_host_is_a_target_only_while_its_agent_is_fine(void **state)
-{
-    hosts_are_agents();
-    assert_int_equal(rounds(3, toward_r2a1), 1);
-    assert_int_equal(diag[0].verdict, CORR_TARGET);
-    assert_string_equal(diag[0].component, "r2a1");
-    correlate_free(&c);
-    c = correlate_new(NULL);
-    hosts_are_agents();
-    assert_int_equal(rounds(3, toward_r2a1_and_its_own), 0);
-}
-
-static void services_of_one_host_are_one_target(void **state)
-{
-    for (int i = 0; i < 3; i++) {
-        round_of(none);
-        for (int a = 0; a < 6; a++) {
-            feed(agents[a], "web.lab:80", "", "10.0.0.9", TCP, 0);
-            feed(agents[a], "http://web.lab/", "", "10.0.0.9", 3, 0);
-            feed(agents[a], "web.lab", "", "10.0.0.9", ICMP, 1);
-        }
-    }
-    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
-    assert_int_equal(diag[0].verdict, CORR_TARGET);
-    assert_string_equal(diag[0].component, "web.lab:80"); /* it answers ping: the service */
-    assert_int_equal(diag[0].ntargets, 2);
-    assert_int_equal(diag[0].npairs, 12);
-    assert_non_null(strstr(diag[0].explanation, "; web.lab answers"));
-}
-
-/* One machine probed by name by some agents and by address by others
- * ("localhost:8080" and "127.0.0.1:8080"): one TARGET, named by the name,
- * whichever of the two was seen first. */
-static void feed_machine(int literal_first, int rounds_n)
-{
-    for (int i = 0; i < rounds_n; i++) {
-        for (int k = 0; k < 2; k++) {
-            int literal = k == 0 ? literal_first : !literal_first;
-            for (int a = 0; a < 6; a++)
-                if ((a % 2 == 1) == literal) {
-                    feed(agents[a], literal ? "127.0.0.1:8080" : "localhost:8080", "", "127.0.0.1",
-                         TCP, 0);
-                    feed(agents[a], literal ? "127.0.0.1" : "localhost", "", "127.0.0.1", ICMP, 0);
-                }
-        }
-        now += 5 * S;
-    }
-}
-
-static void one_machine_by_name_and_by_address_is_one_target(void **state)
-{
-    for (int literal_first = 0; literal_first < 2; literal_first++) {
-        correlate_free(&c);
-        c = correlate_new(NULL);
-        feed_machine(literal_first, 3);
-        assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
-        assert_int_equal(diag[0].verdict, CORR_TARGET);
-        assert_string_equal(diag[0].component, "localhost");
-        assert_int_equal(diag[0].npairs, 12); /* both names, both probes, six agents */
-        assert_int_equal(diag[0].ntargets, 4);
-        /* And it stays so, evaluation after evaluation. */
-        for (int i = 0; i < 5; i++) {
-            feed_machine(!literal_first, 1);
-            assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
-            assert_string_equal(diag[0].component, "localhost");
-        }
-    }
-}
-
-static void feed_fault(const char *agent, const char *target, const char *address, int probe,
-                       uint16_t fault)
-{
-    struct corr_input in = {.agent = agent, .region = region_of(agent), .target = target,
-                            .target_region = "", .address = address, .probe = probe,
-                            .ok = !fault, .fault = fault, .ts_us = now};
-    correlate_result(c, &in);
-}
-
-/* A machine that answers ping and port 80, with port 81 closed and its web
- * page answering 404: two faults, each with its own code and target. */
-static void a_closed_port_and_a_404_on_a_host_that_answers_are_two_faults(void **state)
-{
-    for (int i = 0; i < 3; i++) {
-        for (int a = 0; a < 6; a++) {
-            feed_fault(agents[a], "web.lab", "10.0.0.9", ICMP, 0);
-            feed_fault(agents[a], "web.lab:80", "10.0.0.9", TCP, 0);
-            feed_fault(agents[a], "web.lab:81", "10.0.0.9", TCP, FL_FAULT_TCP_REFUSED);
-            feed_fault(agents[a], "http://web.lab/", "10.0.0.9", 3, FL_FAULT_HTTP_STATUS);
-        }
-        now += 5 * S;
-    }
-    assert_int_equal(correlate_evaluate(c, now, diag, 16), 2);
-    const struct corr_diagnosis *port = !strcmp(diag[0].component, "web.lab:81") ? &diag[0] : &diag[1];
-    const struct corr_diagnosis *page = port == &diag[0] ? &diag[1] : &diag[0];
-    assert_int_equal(port->verdict, CORR_TARGET);
-    assert_string_equal(port->component, "web.lab:81");
-    assert_int_equal(port->fault, FL_FAULT_TCP_REFUSED);
-    assert_int_equal(port->ntargets, 1);
-    assert_non_null(strstr(port->explanation, "; web.lab answers"));
-    assert_int_equal(page->verdict, CORR_TARGET);
-    assert_string_equal(page->component, "http://web.lab/");
-    assert_int_equal(page->fault, FL_FAULT_HTTP_STATUS);
-    assert_int_equal(page->ntargets, 1);
-    assert_non_null(strstr(page->explanation, "; web.lab answers at port 80"));
-}
-
-/* What answers must say so lately: a check that stopped (r1a1's, here,
- * whose last results were good) does not make the service look alive. */
-static void a_check_that_stopped_does_not_answer_for_a_service(void **state)
-{
-    for (int a = 0; a < 6; a++) {
-        feed_fault(agents[a], "web.lab", "10.0.0.9", ICMP, 0);
-        feed_fault(agents[a], "web.lab:80", "10.0.0.9", TCP, 0);
-        feed_fault(agents[a], "http://web.lab/", "10.0.0.9", 3, 0);
-    }
-    now += 5 * S;
-    for (int i = 0; i < 4; i++) {
-        for (int a = 0; a < 6; a++) {
-            feed_fault(agents[a], "web.lab", "10.0.0.9", ICMP, 0);
-            if (a == 0)
-                continue; /* r1a1 probes web.lab:80 and its page no more */
-            feed_fault(agents[a], "web.lab:80", "10.0.0.9", TCP, FL_FAULT_TCP_REFUSED);
-            feed_fault(agents[a], "http://web.lab/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
-        }
-        now += 5 * S;
-    }
-    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
-    assert_string_equal(diag[0].component, "web.lab:80");
-    assert_int_equal(diag[0].ntargets, 2);
-}
-
-/* web's port 80 is down; app is a name with two backends, web and far.
- * Whichever pairs the engine met first, the blame is web's service and it
- * takes app's failures at web's address along: one diagnosis. */
-static void feed_backends(int app_first)
-{
-    for (int k = 0; k < 2; k++)
-        for (int a = 0; a < 6; a++) {
-            if ((k == 0) == app_first) {
-                feed_fault(agents[a], "http://app/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
-                feed_fault(agents[a], "http://app/", "10.0.0.8", 3, 0);
-            } else {
-                feed_fault(agents[a], "web", "10.0.0.9", ICMP, 0);
-                feed_fault(agents[a], "web:80", "10.0.0.9", TCP, FL_FAULT_TCP_REFUSED);
-                feed_fault(agents[a], "http://web/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
-            }
-        }
-    now += 5 * S;
-}
-
-static void the_blame_does_not_depend_on_which_result_came_first(void **state)
-{
-    for (int app_first = 0; app_first < 2; app_first++) {
-        correlate_free(&c);
-        c = correlate_new(NULL);
-        for (int i = 0; i < 3; i++)
-            feed_backends(app_first);
-        assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
-        assert_string_equal(diag[0].component, "web:80");
-        assert_int_equal(diag[0].ntargets, 3); /* web:80, http://web/, http://app/ */
-        assert_int_equal(diag[0].npairs, 18);
-    }
-}
-
-/* web's port 80 goes down; its tcp checks have failed twice, not yet
- * three times, when the page's checks open: the port does not answer (its
- * latest answers failed), so the blame is the service from the start, not
- * the page, nor app, a name with web among its backends. */
-static void a_service_on_its_way_down_does_not_answer(void **state)
-{
-    for (int i = 0; i < 3; i++) {
-        for (int a = 0; a < 6; a++) {
-            feed_fault(agents[a], "http://app/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
-            feed_fault(agents[a], "http://app/", "10.0.0.8", 3, 0);
-            feed_fault(agents[a], "web", "10.0.0.9", ICMP, 0);
-            feed_fault(agents[a], "web:80", "10.0.0.9", TCP, i ? FL_FAULT_TCP_REFUSED : 0);
-            feed_fault(agents[a], "http://web/", "10.0.0.9", 3, FL_FAULT_TCP_REFUSED);
-        }
-        now += 5 * S;
-    }
-    assert_int_equal(correlate_evaluate(c, now, diag, 16), 1);
-    assert_string_equal(diag[0].component, "web:80");
-    assert_int_equal(diag[0].ntargets, 2); /* http://web/, http://app/; web:80 is not failing yet */
-}
 
 /* One server for everything: SERVFAIL for two names of one zone is the
  * zone; failing for every name is the server. */
@@ -893,6 +594,7 @@ static void one_region_failing_dns_is_not_the_resolver(void **state)
         assert_int_not_equal(diag[k].verdict, CORR_DNS_RESOLVER);
 }
 
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -901,13 +603,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(failing_agent_is_blamed_not_its_targets, setup, teardown),
         cmocka_unit_test_setup_teardown(silent_agent_is_blamed, setup, teardown),
         cmocka_unit_test_setup_teardown(cut_between_regions_is_a_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(isolated_agent_host_is_one_agent_diagnosis, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(isolated_agent_host_is_one_agent_diagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(two_faults_at_once_are_two_diagnoses, setup, teardown),
-        cmocka_unit_test_setup_teardown(flapping_target_never_opens_on_consecutive_failures,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(flapping_target_opens_by_success_rate_and_holds, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(flapping_target_never_opens_on_consecutive_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(flapping_target_opens_by_success_rate_and_holds, setup, teardown),
         cmocka_unit_test_setup_teardown(recovery_starts_a_new_window, setup, teardown),
         cmocka_unit_test_setup_teardown(an_outage_takes_its_blips_with_it, setup, teardown),
         cmocka_unit_test_setup_teardown(jitter_over_the_window, setup, teardown),
@@ -920,31 +619,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(dns_resolver_and_zone, setup, teardown),
         cmocka_unit_test_setup_teardown(mtu_black_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(lossy_uplink_is_one_region_diagnosis, setup, teardown),
-        cmocka_unit_test_setup_teardown(services_of_one_host_are_one_target, setup, teardown),
-        cmocka_unit_test_setup_teardown(one_machine_by_name_and_by_address_is_one_target, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            a_closed_port_and_a_404_on_a_host_that_answers_are_two_faults, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_check_that_stopped_does_not_answer_for_a_service, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(the_blame_does_not_depend_on_which_result_came_first,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(a_service_on_its_way_down_does_not_answer, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            unreachable_agent_host_is_a_target_only_while_its_agent_is_fine, setup, teardown),
         cmocka_unit_test_setup_teardown(sysctl_drifting_within_a_role, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_backend_down_is_its_host_not_every_name_it_serves,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(server_versions_drifting_behind_one_name, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(late_reports_count_against_their_region, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(region_cut_off_entirely_is_one_region_not_two_agents,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_backend_down_is_its_host_not_every_name_it_serves, setup, teardown),
+        cmocka_unit_test_setup_teardown(server_versions_drifting_behind_one_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(late_reports_count_against_their_region, setup, teardown),
+        cmocka_unit_test_setup_teardown(region_cut_off_entirely_is_one_region_not_two_agents, setup, teardown),
         cmocka_unit_test_setup_teardown(one_server_zone_then_resolver, setup, teardown),
-        cmocka_unit_test_setup_teardown(one_region_failing_dns_is_not_the_resolver, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(one_region_failing_dns_is_not_the_resolver, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
