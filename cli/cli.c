@@ -28,7 +28,7 @@ void cli_print_json(json_t *o)
 struct store *cli_open(const struct cli *c)
 {
     char err[512];
-    struct store_opts so = {.path = c->database, .readonly = 1};
+    struct store_opts so = {.url = c->database, .readonly = 1};
     struct store *st = store_open(&so, err, sizeof err);
     if (!st)
         fprintf(stderr, "faultline: cannot open the database: %s\n", err);

@@ -361,7 +361,7 @@ static int collector__open_parts(struct collector *c, char *err, size_t errlen)
 static int collector__open(struct collector *c, int insecure)
 {
     char err[4096];
-    struct store_opts so = {.path = c->cfg->database, .sync_normal = c->cfg->sync_normal};
+    struct store_opts so = {.url = c->cfg->database, .sync_normal = c->cfg->sync_normal};
     c->zctx = zmq_ctx_new();
     c->st = store_open(&so, err, sizeof err);
     if (!c->st) {

@@ -1,5 +1,7 @@
-/* store: the collector's history.  One interface; SQLite is the embedded
- * default (store_sqlite.c).
+/* store: the collector's history, behind one interface whatever keeps it:
+ * a backend (store_backend.h) is chosen when the store is opened, by the
+ * location's scheme.  sqlite:PATH, or a bare PATH, is the embedded SQLite
+ * store (store_sqlite.c); postgresql://... is reserved for PostgreSQL.
  *
  * Writers group work in a transaction (store_begin ... store_commit); the
  * collector acknowledges results to agents only after store_commit()
@@ -15,19 +17,19 @@
 struct store;
 
 struct store_opts {
-    const char *path;
+    const char *url; /* sqlite:PATH or PATH; postgresql://... (not in this build) */
     int readonly;     /* the CLI: open an existing database, never write */
-    int sync_normal;  /* synchronous=NORMAL instead of FULL (not power-loss safe) */
+    int sync_normal;  /* faster commits that a power loss may undo (SQLite: synchronous=NORMAL) */
 };
 
 /* Open (creating schema when writable).  NULL with a reason in ERR. */
 struct store *store_open(const struct store_opts *opts, char *err, size_t errlen);
 void store_close(struct store **st);
 
-/* Last SQLite error text, for logs. */
+/* The last error, as text for logs. */
 const char *store_errmsg(struct store *st);
 
-/* Transactions (BEGIN IMMEDIATE).  0 or -1. */
+/* Transactions: one writer at a time.  0 or -1. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);

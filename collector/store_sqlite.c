@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "store_backend.h"
 
 #define STORE_SCHEMA_VERSION 1
 
@@ -63,7 +63,8 @@ struct store_target_slot {
     int64_t id;
 };
 
-struct store {
+struct store_sqlite {
+    struct store base; /* first: the handle store.c dispatches on */
     sqlite3 *db;
     int readonly;
     sqlite3_stmt *ins_result, *ins_target, *get_target, *ins_agent, *get_agent, *get_stream,
@@ -72,19 +73,20 @@ struct store {
     size_t ntargets, cap;
 };
 
-const char *store_errmsg(struct store *st)
+static const char *sqlite_errmsg(struct store *base)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     return st && st->db ? sqlite3_errmsg(st->db) : "no database";
 }
 
-static int store__prep(struct store *st, sqlite3_stmt **s, const char *sql)
+static int store__prep(struct store_sqlite *st, sqlite3_stmt **s, const char *sql)
 {
     return sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL) == SQLITE_OK
                ? 0
                : -1;
 }
 
-static int store__prepare_writer(struct store *st)
+static int store__prepare_writer(struct store_sqlite *st)
 {
     return store__prep(st, &st->ins_result,
                        "INSERT OR IGNORE INTO result(agent_id,epoch,seq,ts_us,probe,target_id,"
@@ -115,17 +117,21 @@ static int store__prepare_writer(struct store *st)
                        " received_us=excluded.received_us");
 }
 
-struct store *store_open(const struct store_opts *opts, char *err, size_t errlen)
+static void sqlite_close(struct store *base);
+static void sqlite_rollback(struct store *base);
+
+static struct store *sqlite_open(const char *path, const struct store_opts *opts, char *err,
+                                 size_t errlen)
 {
-    struct store *st = calloc(1, sizeof *st);
+    struct store_sqlite *st = calloc(1, sizeof *st);
     if (!st) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     st->readonly = opts->readonly;
     int flags = opts->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (sqlite3_open_v2(opts->path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", opts->path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+    if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
         goto fail;
     }
     sqlite3_busy_timeout(st->db, 5000);
@@ -141,12 +147,12 @@ struct store *store_open(const struct store_opts *opts, char *err, size_t errlen
             sqlite3_exec(st->db,
                          "INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','1')",
                          NULL, NULL, &msg) != SQLITE_OK) {
-            snprintf(err, errlen, "%s: %s", opts->path, msg ? msg : sqlite3_errmsg(st->db));
+            snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(st->db));
             sqlite3_free(msg);
             goto fail;
         }
         if (store__prepare_writer(st) != 0) {
-            snprintf(err, errlen, "%s: %s", opts->path, sqlite3_errmsg(st->db));
+            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
             goto fail;
         }
     } else {
@@ -157,21 +163,20 @@ struct store *store_open(const struct store_opts *opts, char *err, size_t errlen
         int version = ok ? sqlite3_column_int(s, 0) : 0;
         sqlite3_finalize(s);
         if (version != STORE_SCHEMA_VERSION) {
-            snprintf(err, errlen, "%s: not a faultline database (or a newer schema)", opts->path);
+            snprintf(err, errlen, "%s: not a faultline database (or a newer schema)", path);
             goto fail;
         }
     }
-    return st;
+    st->base.ops = &store_sqlite_ops;
+    return &st->base;
 fail:
-    store_close(&st);
+    sqlite_close(&st->base);
     return NULL;
 }
 
-void store_close(struct store **pst)
+static void sqlite_close(struct store *base)
 {
-    if (!pst || !*pst)
-        return;
-    struct store *st = *pst;
+    struct store_sqlite *st = (struct store_sqlite *)base;
     sqlite3_stmt **stmts[] = {&st->ins_result, &st->ins_target, &st->get_target,
                               &st->ins_agent,  &st->get_agent,  &st->get_stream,
                               &st->put_stream, &st->agent_seen, &st->agent_hb,
@@ -183,24 +188,26 @@ void store_close(struct store **pst)
     free(st->targets);
     sqlite3_close(st->db);
     free(st);
-    *pst = NULL;
 }
 
-int store_begin(struct store *st)
+static int sqlite_begin(struct store *base)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     return sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-int store_commit(struct store *st)
+static int sqlite_commit(struct store *base)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
         return 0;
-    store_rollback(st);
+    sqlite_rollback(&st->base);
     return -1;
 }
 
-void store_rollback(struct store *st)
+static void sqlite_rollback(struct store *base)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     /* Ids cached during the failed transaction may not exist: forget them. */
@@ -228,8 +235,9 @@ static int store__step_int(sqlite3_stmt *s, int64_t *out)
     return result;
 }
 
-int64_t store_agent_id(struct store *st, const char *name)
+static int64_t sqlite_agent_id(struct store *base, const char *name)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     int64_t id;
     sqlite3_bind_text(st->get_agent, 1, name, -1, SQLITE_STATIC);
     int rc = store__step_int(st->get_agent, &id);
@@ -243,9 +251,10 @@ int64_t store_agent_id(struct store *st, const char *name)
     return sqlite3_last_insert_rowid(st->db);
 }
 
-int store_agent_seen(struct store *st, int64_t agent, const char *version, const char *labels_json,
+static int sqlite_agent_seen(struct store *base, int64_t agent, const char *version, const char *labels_json,
                      int64_t now_us)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     sqlite3_stmt *s = st->agent_seen;
     sqlite3_bind_text(s, 1, version, -1, SQLITE_STATIC);
     if (labels_json)
@@ -256,9 +265,10 @@ int store_agent_seen(struct store *st, int64_t agent, const char *version, const
     return store__step_int(s, NULL) < 0 ? -1 : 0;
 }
 
-int store_agent_heartbeat(struct store *st, int64_t agent, uint64_t spool_depth, uint64_t dropped,
+static int sqlite_agent_heartbeat(struct store *base, int64_t agent, uint64_t spool_depth, uint64_t dropped,
                           int64_t clock_offset_us, int64_t now_us)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     sqlite3_stmt *s = st->agent_hb;
     sqlite3_bind_int64(s, 1, (int64_t)spool_depth);
     sqlite3_bind_int64(s, 2, (int64_t)dropped);
@@ -270,8 +280,9 @@ int store_agent_heartbeat(struct store *st, int64_t agent, uint64_t spool_depth,
     return store__step_int(s, NULL) < 0 ? -1 : 0;
 }
 
-int store_committed(struct store *st, int64_t agent, uint64_t epoch, uint64_t *committed)
+static int sqlite_committed(struct store *base, int64_t agent, uint64_t epoch, uint64_t *committed)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     int64_t v = 0;
     sqlite3_bind_int64(st->get_stream, 1, agent);
     sqlite3_bind_int64(st->get_stream, 2, (int64_t)epoch);
@@ -283,7 +294,7 @@ int store_committed(struct store *st, int64_t agent, uint64_t epoch, uint64_t *c
 }
 
 /* Move the stream's mark (now MARK) to TO when FROM..TO continues it. */
-static int store__move_mark(struct store *st, int64_t agent, uint64_t epoch, uint64_t mark,
+static int store__move_mark(struct store_sqlite *st, int64_t agent, uint64_t epoch, uint64_t mark,
                             uint64_t from, uint64_t to, uint64_t *committed)
 {
     if (from <= mark + 1 && to > mark) {
@@ -298,11 +309,11 @@ static int store__move_mark(struct store *st, int64_t agent, uint64_t epoch, uin
     return 0;
 }
 
-static int store__advance(struct store *st, int64_t agent, uint64_t epoch, uint64_t from,
+static int store__advance(struct store_sqlite *st, int64_t agent, uint64_t epoch, uint64_t from,
                           uint64_t to, uint64_t *committed)
 {
     uint64_t mark;
-    if (store_committed(st, agent, epoch, &mark) != 0)
+    if (sqlite_committed(&st->base, agent, epoch, &mark) != 0)
         return -1;
     return store__move_mark(st, agent, epoch, mark, from, to, committed);
 }
@@ -315,7 +326,7 @@ static uint64_t store__hash(const char *s)
     return h;
 }
 
-static int store__target_grow(struct store *st)
+static int store__target_grow(struct store_sqlite *st)
 {
     size_t ncap = st->cap ? st->cap * 2 : 1024;
     struct store_target_slot *n = calloc(ncap, sizeof *n);
@@ -335,7 +346,7 @@ static int store__target_grow(struct store *st)
     return 0;
 }
 
-static int64_t store__target_id(struct store *st, const char *name, const char *address)
+static int64_t store__target_id(struct store_sqlite *st, const char *name, const char *address)
 {
     char key[FL_WIRE_MAX_TEXT + FL_WIRE_MAX_NAME + 4];
     snprintf(key, sizeof key, "%s\n%s", name, address);
@@ -364,9 +375,10 @@ static int64_t store__target_id(struct store *st, const char *name, const char *
     return id;
 }
 
-int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result *const *results,
+static int sqlite_put_results(struct store *base, int64_t agent, uint64_t epoch, fl_result *const *results,
                       size_t n, uint8_t *fresh, size_t *inserted, uint64_t *committed)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     sqlite3_stmt *s = st->ins_result;
     uint8_t detail[1024];
     *inserted = 0;
@@ -420,11 +432,12 @@ int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result
  * the stream's mark was stored (the agent dropped results it had sent but
  * whose Ack it never got), and an agent that reports the same gap grown
  * (its outbox dropped more) extends the row instead of adding one. */
-int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from, uint64_t to,
+static int sqlite_put_gap(struct store *base, int64_t agent, uint64_t epoch, uint64_t from, uint64_t to,
                   const char *reason, int64_t now_us, uint64_t *committed)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     uint64_t mark;
-    if (store_committed(st, agent, epoch, &mark) != 0)
+    if (sqlite_committed(&st->base, agent, epoch, &mark) != 0)
         return -1;
     if (from <= mark)
         from = mark + 1;
@@ -446,7 +459,7 @@ int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from
 
 /* ---- incidents ------------------------------------------------------- */
 
-static int store__exec_incident(struct store *st, const char *sql, const struct store_incident *in,
+static int store__exec_incident(struct store_sqlite *st, const char *sql, const struct store_incident *in,
                                 int64_t extra)
 {
     sqlite3_stmt *s;
@@ -471,8 +484,9 @@ static int store__exec_incident(struct store *st, const char *sql, const struct 
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_incident_open(struct store *st, const struct store_incident *in, int64_t *id)
+static int sqlite_incident_open(struct store *base, const struct store_incident *in, int64_t *id)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     if (store__exec_incident(st,
                              "INSERT INTO incident(verdict, component, fault_code, start_us,"
                              " updated_us, agents, targets, npairs, explanation) VALUES(:verdict,"
@@ -484,8 +498,9 @@ int store_incident_open(struct store *st, const struct store_incident *in, int64
     return 0;
 }
 
-int store_incident_update(struct store *st, const struct store_incident *in)
+static int sqlite_incident_update(struct store *base, const struct store_incident *in)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     return store__exec_incident(st,
                                 "UPDATE incident SET fault_code = :fault, updated_us = :updated,"
                                 " agents = :agents, targets = :targets, npairs = :npairs,"
@@ -493,17 +508,19 @@ int store_incident_update(struct store *st, const struct store_incident *in)
                                 in, in->id);
 }
 
-int store_incident_close(struct store *st, int64_t id, int64_t end_us)
+static int sqlite_incident_close(struct store *base, int64_t id, int64_t end_us)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     char sql[128];
     snprintf(sql, sizeof sql, "UPDATE incident SET end_us = %lld WHERE id = %lld",
              (long long)end_us, (long long)id);
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-int store_healed_at(struct store *st, const char *agents_json, const char *targets_json,
+static int sqlite_healed_at(struct store *base, const char *agents_json, const char *targets_json,
                     int64_t since_us, int64_t *healed_us)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     static const char sql[] =
         "WITH a AS (SELECT id FROM agent WHERE name IN (SELECT value FROM json_each(?1))),"
         " t AS (SELECT id FROM target WHERE name IN (SELECT value FROM json_each(?2))),"
@@ -527,9 +544,10 @@ int store_healed_at(struct store *st, const char *agents_json, const char *targe
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_query_incidents(struct store *st, const struct store_incident_filter *f,
+static int sqlite_query_incidents(struct store *base, const struct store_incident_filter *f,
                           int (*fn)(void *ctx, const struct store_incident *in), void *ctx)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     char sql[2048];
     int n = snprintf(sql, sizeof sql,
                      "SELECT id, verdict, component, fault_code, start_us, coalesce(end_us, 0),"
@@ -599,9 +617,10 @@ int store_query_incidents(struct store *st, const struct store_incident_filter *
 
 /* ---- queries ---------------------------------------------------------- */
 
-int store_query_results(struct store *st, const struct store_filter *f,
+static int sqlite_query_results(struct store *base, const struct store_filter *f,
                         int (*fn)(void *ctx, const struct store_result_row *row), void *ctx)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     char sql[1024];
     int n = snprintf(sql, sizeof sql,
                      "SELECT a.name, r.epoch, r.seq, r.ts_us, r.probe, r.status, t.name,"
@@ -661,9 +680,10 @@ int store_query_results(struct store *st, const struct store_filter *f,
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_query_agents(struct store *st, int (*fn)(void *ctx, const struct store_agent_row *row),
+static int sqlite_query_agents(struct store *base, int (*fn)(void *ctx, const struct store_agent_row *row),
                        void *ctx)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     static const char sql[] =
         "SELECT name, coalesce(version,''), coalesce(labels,'{}'), coalesce(first_seen_us,0),"
         " coalesce(last_seen_us,0), coalesce(last_heartbeat_us,0), coalesce(clock_offset_us,0),"
@@ -696,8 +716,9 @@ int store_query_agents(struct store *st, int (*fn)(void *ctx, const struct store
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_put_refusals(struct store *st, const struct store_refusal_row *rows, size_t n)
+static int sqlite_put_refusals(struct store *base, const struct store_refusal_row *rows, size_t n)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     sqlite3_stmt *s = NULL;
     if (sqlite3_exec(st->db, "DELETE FROM refused_key", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db,
@@ -719,9 +740,10 @@ int store_put_refusals(struct store *st, const struct store_refusal_row *rows, s
     return rc;
 }
 
-int store_query_refusals(struct store *st,
+static int sqlite_query_refusals(struct store *base,
                          int (*fn)(void *ctx, const struct store_refusal_row *row), void *ctx)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db,
                            "SELECT key, address, first_seen_us, last_seen_us, handshakes"
@@ -745,9 +767,10 @@ int store_query_refusals(struct store *st,
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_query_gaps(struct store *st, const char *agent,
+static int sqlite_query_gaps(struct store *base, const char *agent,
                      int (*fn)(void *ctx, const struct store_gap_row *row), void *ctx)
 {
+    struct store_sqlite *st = (struct store_sqlite *)base;
     static const char sql[] =
         "SELECT a.name, g.epoch, g.from_seq, g.to_seq, coalesce(g.reason,''),"
         " coalesce(g.received_us,0) FROM gap g JOIN agent a ON a.id = g.agent_id"
@@ -773,3 +796,29 @@ int store_query_gaps(struct store *st, const char *agent,
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
+
+const struct store_ops store_sqlite_ops = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .errmsg = sqlite_errmsg,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .agent_id = sqlite_agent_id,
+    .agent_seen = sqlite_agent_seen,
+    .agent_heartbeat = sqlite_agent_heartbeat,
+    .committed = sqlite_committed,
+    .put_results = sqlite_put_results,
+    .put_gap = sqlite_put_gap,
+    .incident_open = sqlite_incident_open,
+    .incident_update = sqlite_incident_update,
+    .incident_close = sqlite_incident_close,
+    .healed_at = sqlite_healed_at,
+    .query_incidents = sqlite_query_incidents,
+    .query_results = sqlite_query_results,
+    .query_agents = sqlite_query_agents,
+    .put_refusals = sqlite_put_refusals,
+    .query_refusals = sqlite_query_refusals,
+    .query_gaps = sqlite_query_gaps,
+};

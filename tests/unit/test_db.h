@@ -12,7 +12,7 @@ static inline struct store *test_store_open(const char *dir, char *path, size_t 
 {
     char err[256];
     snprintf(path, len, "%s/c.db", dir);
-    struct store_opts so = {.path = path};
+    struct store_opts so = {.url = path};
     struct store *st = store_open(&so, err, sizeof err);
     if (!st)
         fail_msg("store_open %s: %s", path, err);

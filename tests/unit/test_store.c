@@ -186,16 +186,56 @@ static void rollback_forgets_everything(void **state)
     assert_int_equal(stored(f->st), 4);
 }
 
+static int count_agent(void *ctx, const struct store_agent_row *row)
+{
+    (void)row;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
 static void readonly_open_refuses_foreign_files(void **state)
 {
     char *dir = test_tmpdir();
     char path[256], err[256];
     snprintf(path, sizeof path, "%s/not.db", dir);
     test_write(path, "hello");
-    struct store_opts so = {.path = path, .readonly = 1};
+    struct store_opts so = {.url = path, .readonly = 1};
     assert_null(store_open(&so, err, sizeof err));
     snprintf(path, sizeof path, "%s/missing.db", dir);
     assert_null(store_open(&so, err, sizeof err));
+    test_rmdir(dir);
+}
+
+/* A store is chosen by its location's scheme: sqlite:PATH is the same
+ * SQLite file as PATH; a scheme without a backend is refused by name. */
+static void the_scheme_chooses_the_store(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char path[256], url[300], err[512];
+    snprintf(path, sizeof path, "%s/a.db", dir);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    struct store_opts so = {.url = url};
+    struct store *st = store_open(&so, err, sizeof err);
+    assert_non_null(st);
+    assert_int_equal(store_begin(st), 0);
+    assert_true(store_agent_id(st, "a1") > 0);
+    assert_int_equal(store_commit(st), 0);
+    store_close(&st);
+    assert_null(st);
+    struct store_opts plain = {.url = path, .readonly = 1}; /* the same file, by its path */
+    st = store_open(&plain, err, sizeof err);
+    assert_non_null(st);
+    size_t agents = 0;
+    assert_int_equal(store_query_agents(st, count_agent, &agents), 0);
+    assert_int_equal(agents, 1);
+    store_close(&st);
+    struct store_opts pg = {.url = "postgresql://db.example/faultline"};
+    assert_null(store_open(&pg, err, sizeof err));
+    assert_non_null(strstr(err, "no PostgreSQL store"));
+    struct store_opts other = {.url = "mysql://db.example/faultline"};
+    assert_null(store_open(&other, err, sizeof err));
+    assert_non_null(strstr(err, "unknown store 'mysql'"));
     test_rmdir(dir);
 }
 
@@ -208,6 +248,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(gap_rows_hold_only_the_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(rollback_forgets_everything, setup, teardown),
         cmocka_unit_test(readonly_open_refuses_foreign_files),
+        cmocka_unit_test(the_scheme_chooses_the_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
