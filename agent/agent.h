@@ -249,10 +249,17 @@ size_t outbox_staged(const struct outbox *ob);
 /* Stage and flush at once.  0 or -1. */
 int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n);
 
-/* Read up to MAX results with seq >= FROM, in seq order, into OUT (each to
- * be freed with faultline__result__free_unpacked(r, NULL)).  Returns the
- * count, or -1. */
-int outbox_read(struct outbox *ob, uint64_t from, size_t max, Faultline__Result **out);
+/* One stored result, packed as it was staged. */
+struct outbox_row {
+    uint64_t seq;
+    uint8_t *data;
+    size_t len;
+};
+
+/* Read up to MAX results with seq >= FROM, in seq order, into OUT (free
+ * them with outbox_rows_free).  Returns the count, or -1. */
+int outbox_read(struct outbox *ob, uint64_t from, size_t max, struct outbox_row *out);
+void outbox_rows_free(struct outbox_row *rows, size_t n);
 
 /* Forget every result with seq <= UPTO (the collector stored them). */
 int outbox_ack(struct outbox *ob, uint64_t upto);

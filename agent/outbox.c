@@ -76,7 +76,7 @@ static int outbox__prepare(struct outbox *ob)
         const char *sql;
     } stmts[] = {
         {&ob->ins, "INSERT INTO outbox(seq, data) VALUES(?, ?)"},
-        {&ob->sel, "SELECT data FROM outbox WHERE seq >= ? ORDER BY seq LIMIT ?"},
+        {&ob->sel, "SELECT data, seq FROM outbox WHERE seq >= ? ORDER BY seq LIMIT ?"},
         {&ob->del, "DELETE FROM outbox WHERE seq <= ?"},
         {&ob->del_gap, "DELETE FROM gap WHERE to_seq <= ?"},
         {&ob->set_next, "INSERT OR REPLACE INTO meta(key, value) VALUES('next_seq', ?)"},
@@ -287,21 +287,30 @@ int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n)
     return outbox_flush(ob);
 }
 
-int outbox_read(struct outbox *ob, uint64_t from, size_t max, Faultline__Result **out)
+int outbox_read(struct outbox *ob, uint64_t from, size_t max, struct outbox_row *out)
 {
     sqlite3_bind_int64(ob->sel, 1, (int64_t)from);
     sqlite3_bind_int64(ob->sel, 2, (int64_t)max);
     int n = 0, rc;
     while ((size_t)n < max && (rc = sqlite3_step(ob->sel)) == SQLITE_ROW) {
-        const void *data = sqlite3_column_blob(ob->sel, 0);
         size_t len = (size_t)sqlite3_column_bytes(ob->sel, 0);
-        Faultline__Result *r = faultline__result__unpack(NULL, len, data);
-        if (!r)
-            break; /* cannot happen unless the file was edited: stop here */
-        out[n++] = r;
+        uint8_t *copy = malloc(len ? len : 1);
+        if (!copy)
+            break; /* what was read goes; the rest waits for the next read */
+        memcpy(copy, sqlite3_column_blob(ob->sel, 0), len);
+        out[n++] = (struct outbox_row){.seq = (uint64_t)sqlite3_column_int64(ob->sel, 1),
+                                       .data = copy, .len = len};
     }
     sqlite3_reset(ob->sel);
     return n;
+}
+
+void outbox_rows_free(struct outbox_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].data);
+        rows[i].data = NULL;
+    }
 }
 
 int outbox_ack(struct outbox *ob, uint64_t upto)

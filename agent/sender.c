@@ -67,6 +67,17 @@ struct sender {
 
 static void sender__on_idle(uv_idle_t *h);
 
+/* Send LEN bytes of BUF to the collector, without waiting.  0 or -1. */
+static int sender__send_bytes(struct sender *s, const uint8_t *buf, size_t len)
+{
+    int rc = zmq_send(s->sock, buf, len, ZMQ_DONTWAIT);
+    int events = 0;
+    size_t elen = sizeof events;
+    if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &elen) == 0 && (events & ZMQ_POLLIN))
+        uv_idle_start(&s->idle, sender__on_idle);
+    return rc < 0 ? -1 : 0;
+}
+
 static int sender__send(struct sender *s, fl_envelope *env)
 {
     uint8_t *buf;
@@ -74,13 +85,9 @@ static int sender__send(struct sender *s, fl_envelope *env)
     size_t len = wire_encode(env, &buf);
     if (!len)
         return -1;
-    int rc = zmq_send(s->sock, buf, len, ZMQ_DONTWAIT);
+    int rc = sender__send_bytes(s, buf, len);
     free(buf);
-    int events = 0;
-    size_t elen = sizeof events;
-    if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &events, &elen) == 0 && (events & ZMQ_POLLIN))
-        uv_idle_start(&s->idle, sender__on_idle);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 static void sender__hello(struct sender *s, uint64_t now)
@@ -169,7 +176,7 @@ static void sender__pump(struct sender *s)
         return;
     }
     sender__gaps(s, now);
-    Faultline__Result *batch[SENDER_BATCH];
+    struct outbox_row batch[SENDER_BATCH];
     while (s->sent - s->acked < SENDER_WINDOW) {
         uint64_t from = s->sent + 1;
         if (from < outbox_oldest(s->ob))
@@ -178,19 +185,22 @@ static void sender__pump(struct sender *s)
         int n = outbox_read(s->ob, from, room < SENDER_BATCH ? room : SENDER_BATCH, batch);
         if (n <= 0)
             break;
-        Faultline__Batch b = FAULTLINE__BATCH__INIT;
-        b.epoch = outbox_epoch(s->ob);
-        b.results = batch;
-        b.n_results = (size_t)n;
-        fl_envelope env = FAULTLINE__ENVELOPE__INIT;
-        env.body_case = FAULTLINE__ENVELOPE__BODY_BATCH;
-        env.batch = &b;
+        /* As the outbox keeps them: packed once, when they were made. */
+        const uint8_t *data[SENDER_BATCH];
+        size_t lens[SENDER_BATCH];
+        for (int i = 0; i < n; i++) {
+            data[i] = batch[i].data;
+            lens[i] = batch[i].len;
+        }
         if (s->sent == s->acked)
             s->last_progress_ns = now; /* the ack clock starts with the first in flight */
-        int rc = sender__send(s, &env);
-        uint64_t last = batch[n - 1]->seq;
-        for (int i = 0; i < n; i++)
-            faultline__result__free_unpacked(batch[i], NULL);
+        uint8_t *buf;
+        size_t len = wire_encode_batch(s->cfg->name, outbox_epoch(s->ob), data, lens, (size_t)n,
+                                       &buf);
+        int rc = len ? sender__send_bytes(s, buf, len) : -1;
+        free(buf);
+        uint64_t last = batch[n - 1].seq;
+        outbox_rows_free(batch, (size_t)n);
         if (rc != 0)
             break; /* no connection (ZMQ_IMMEDIATE): the outbox keeps them */
         s->sent = last;

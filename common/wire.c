@@ -226,6 +226,62 @@ void wire_msg_free(struct wire_msg **msg)
     *msg = NULL;
 }
 
+/* A protobuf varint into P; its length. */
+static size_t wire__varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* The key of the length-delimited field NAME of messages of DESC. */
+static uint8_t wire__key(const ProtobufCMessageDescriptor *desc, const char *name)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
+    return (uint8_t)((f->id << 3) | 2); /* ids below 16: one byte */
+}
+
+size_t wire_encode_batch(const char *agent, uint64_t epoch, const uint8_t *const *results,
+                         const size_t *lens, size_t n, uint8_t **out)
+{
+    /* Protobuf writes a message's fields in field order, and a repeated
+     * message field is its elements one after another, each keyed and
+     * length-prefixed: Envelope{version, agent} + batch(12) + length +
+     * Batch{epoch} + for each result, results(2) + length + bytes. */
+    uint8_t batch_key = wire__key(&faultline__envelope__descriptor, "batch"),
+            result_key = wire__key(&faultline__batch__descriptor, "results");
+    fl_envelope env = FAULTLINE__ENVELOPE__INIT;
+    env.version = FL_WIRE_VERSION;
+    env.agent = (char *)(uintptr_t)agent; /* packed, never written */
+    Faultline__Batch b = FAULTLINE__BATCH__INIT;
+    b.epoch = epoch;
+    size_t head = faultline__envelope__get_packed_size(&env);
+    size_t body = faultline__batch__get_packed_size(&b);
+    for (size_t i = 0; i < n; i++)
+        body += 1 + 10 + lens[i];
+    *out = malloc(head + 1 + 10 + body);
+    if (!*out)
+        return 0;
+    uint8_t *p = *out + faultline__envelope__pack(&env, *out);
+    uint8_t *q = p + 1 + 10; /* the batch, written first, moved into place after */
+    uint8_t *batch = q;
+    q += faultline__batch__pack(&b, q);
+    for (size_t i = 0; i < n; i++) {
+        *q++ = result_key;
+        q += wire__varint(q, lens[i]);
+        memcpy(q, results[i], lens[i]);
+        q += lens[i];
+    }
+    size_t batch_len = (size_t)(q - batch);
+    *p++ = batch_key;
+    p += wire__varint(p, batch_len);
+    memmove(p, batch, batch_len);
+    return (size_t)(p + batch_len - *out);
+}
+
 size_t wire_encode(fl_envelope *env, uint8_t **out)
 {
     env->version = FL_WIRE_VERSION;

@@ -57,6 +57,13 @@ void wire_msg_free(struct wire_msg **msg);
  * Returns the length, or 0 on allocation failure. */
 size_t wire_encode(fl_envelope *env, uint8_t **out);
 
+/* A Batch envelope of AGENT for EPOCH from N results already packed
+ * (RESULTS[i], LENS[i] bytes each, as faultline__result__pack made them):
+ * the same bytes wire_encode() makes of the unpacked results, without
+ * unpacking them.  Its length, 0 on allocation failure. */
+size_t wire_encode_batch(const char *agent, uint64_t epoch, const uint8_t *const *results,
+                         const size_t *lens, size_t n, uint8_t **out);
+
 /* 1 when NAME is a valid agent name: 1-64 of [A-Za-z0-9._-]. */
 int wire_valid_name(const char *name);
 

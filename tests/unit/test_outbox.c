@@ -63,21 +63,25 @@ static void read_and_ack(void **state)
     snprintf(path, sizeof path, "%s/o.db", dir);
     struct outbox *ob = outbox_open(path, 1000, err, sizeof err);
     assert_int_equal(outbox_put(ob, make(10), 10), 0);
-    Faultline__Result *out[16];
+    struct outbox_row out[16];
     int n = outbox_read(ob, 4, 16, out);
     assert_int_equal(n, 7);
-    assert_int_equal(out[0]->seq, 4);
-    assert_string_equal(out[0]->target, "t:1");
-    for (int i = 0; i < n; i++)
-        faultline__result__free_unpacked(out[i], NULL);
+    assert_int_equal(out[0].seq, 4);
+    assert_int_equal(out[6].seq, 10);
+    /* Stored as staged: the packed result, its seq inside. */
+    Faultline__Result *r = faultline__result__unpack(NULL, out[0].len, out[0].data);
+    assert_non_null(r);
+    assert_int_equal(r->seq, 4);
+    assert_string_equal(r->target, "t:1");
+    faultline__result__free_unpacked(r, NULL);
+    outbox_rows_free(out, (size_t)n);
     assert_int_equal(outbox_ack(ob, 6), 0);
     assert_int_equal(outbox_depth(ob), 4);
     assert_int_equal(outbox_oldest(ob), 7);
     n = outbox_read(ob, 1, 16, out);
     assert_int_equal(n, 4);
-    assert_int_equal(out[0]->seq, 7);
-    for (int i = 0; i < n; i++)
-        faultline__result__free_unpacked(out[i], NULL);
+    assert_int_equal(out[0].seq, 7);
+    outbox_rows_free(out, (size_t)n);
     outbox_close(&ob);
     test_rmdir(dir);
 }

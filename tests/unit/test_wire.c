@@ -209,9 +209,49 @@ static void agent_names(void **state)
     assert_false(wire_valid_name(longname));
 }
 
+/* A batch made of results already packed is the same bytes as the batch
+ * packed from the results themselves. */
+static void batch_from_packed_results_is_the_same_bytes(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n <= 5; n++) {
+        Faultline__Result *rs[8];
+        uint8_t *packed[8];
+        size_t lens[8];
+        for (size_t i = 0; i < n; i++) {
+            rs[i] = make_result(100 + i);
+            lens[i] = faultline__result__get_packed_size(rs[i]);
+            packed[i] = malloc(lens[i]);
+            faultline__result__pack(rs[i], packed[i]);
+        }
+        Faultline__Batch b = FAULTLINE__BATCH__INIT;
+        b.epoch = 0x1234567890abcdefULL;
+        b.results = rs;
+        b.n_results = n;
+        fl_envelope env = FAULTLINE__ENVELOPE__INIT;
+        env.agent = "a1";
+        env.body_case = FAULTLINE__ENVELOPE__BODY_BATCH;
+        env.batch = &b;
+        uint8_t *want, *got;
+        size_t want_len = wire_encode(&env, &want);
+        size_t got_len = wire_encode_batch("a1", b.epoch, (const uint8_t *const *)packed, lens, n,
+                                           &got);
+        assert_int_equal(got_len, want_len);
+        assert_memory_equal(got, want, want_len);
+        struct wire_msg *m = NULL;
+        assert_int_equal(wire_decode(got, got_len, &m, NULL, 0), n ? WIRE_OK : WIRE_INVALID);
+        wire_msg_free(&m);
+        free(want);
+        free(got);
+        for (size_t i = 0; i < n; i++)
+            free(packed[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(batch_from_packed_results_is_the_same_bytes),
         cmocka_unit_test(batch_round_trips),
         cmocka_unit_test(empty_message_is_rejected),
         cmocka_unit_test(oversize_is_rejected_before_unpacking),
