@@ -246,6 +246,15 @@ int outbox_stage(struct outbox *ob, Faultline__Result **results, size_t n);
 int outbox_flush(struct outbox *ob);
 size_t outbox_staged(const struct outbox *ob);
 
+/* The flush policy: on LOOP, what is staged is written at most FLUSH_MS
+ * after the first of it (many results per transaction: one fsync covers
+ * them), then FLUSHED(CTX, N, OK) hears of the N results (OK 0: the
+ * spool could not take them).  outbox_flush_stop() ends it (before the
+ * loop's last run: it closes a handle). */
+void outbox_flush_after(struct outbox *ob, uv_loop_t *loop, int flush_ms,
+                        void (*flushed)(void *ctx, size_t n, int ok), void *ctx);
+void outbox_flush_stop(struct outbox *ob);
+
 /* Stage and flush at once.  0 or -1. */
 int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n);
 

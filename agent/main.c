@@ -23,7 +23,6 @@ struct agent {
     struct sender *sender;
     struct sched *sched;
     uv_signal_t sigint, sigterm;
-    uv_timer_t flush;
     uint64_t stored, store_failures;
 };
 
@@ -52,10 +51,12 @@ static void usage(FILE *f)
             probe_names());
 }
 
-static void agent__flush(struct agent *a)
+/* The outbox wrote N results (or, not OK, could not): the sender sends
+ * them. */
+static void agent__flushed(void *ctx, size_t n, int ok)
 {
-    size_t n = outbox_staged(a->ob);
-    if (outbox_flush(a->ob) != 0) {
+    struct agent *a = ctx;
+    if (!ok) {
         /* The spool cannot take them (disk full?): their seqs are handed
          * out again, so the sequence has no hole either. */
         a->store_failures += n;
@@ -64,11 +65,6 @@ static void agent__flush(struct agent *a)
     }
     a->stored += n;
     sender_kick(a->sender);
-}
-
-static void agent__on_flush_timer(uv_timer_t *t)
-{
-    agent__flush(t->data);
 }
 
 static void agent__on_results(void *ctx, Faultline__Result **results, size_t n)
@@ -83,8 +79,6 @@ static void agent__on_results(void *ctx, Faultline__Result **results, size_t n)
         if (results[i]->status != FAULTLINE__STATUS__STATUS_OK)
             log_debug("%s %s %s: %s", resultfmt_probe_name(results[i]->probe),
                       results[i]->target, results[i]->address, results[i]->message);
-    if (!uv_is_active((uv_handle_t *)&a->flush))
-        uv_timer_start(&a->flush, agent__on_flush_timer, AGENT_FLUSH_MS, 0);
 }
 
 static void agent__on_signal(uv_signal_t *h, int sig)
@@ -92,9 +86,10 @@ static void agent__on_signal(uv_signal_t *h, int sig)
     struct agent *a = h->data;
     log_info("signal %d: stopping", sig);
     sched_destroy(&a->sched);
-    agent__flush(a); /* what is staged is kept for the next start */
+    size_t staged = outbox_staged(a->ob);
+    agent__flushed(a, staged, outbox_flush(a->ob) == 0); /* kept for the next start */
+    outbox_flush_stop(a->ob);
     sender_destroy(&a->sender);
-    uv_close((uv_handle_t *)&a->flush, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
@@ -163,14 +158,13 @@ static int agent__open(struct agent *a, void *zctx)
     a->sched = sched_new(a->loop, a->cfg.name, &a->cfg, agent__on_results, a);
     if (!a->sched)
         return -1;
-    uv_timer_init(a->loop, &a->flush);
-    a->flush.data = a;
     uv_signal_init(a->loop, &a->sigint);
     uv_signal_init(a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
     uv_signal_start(&a->sigint, agent__on_signal, SIGINT);
     uv_signal_start(&a->sigterm, agent__on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
+    outbox_flush_after(a->ob, a->loop, AGENT_FLUSH_MS, agent__flushed, a);
     return 0;
 }
 
@@ -198,6 +192,7 @@ static int agent_run(const char *config_file, int check_only, int insecure)
         rc = 0;
     }
     sched_destroy(&a.sched);
+    outbox_flush_stop(a.ob);
     sender_destroy(&a.sender);
     uv_run(a.loop, UV_RUN_DEFAULT); /* let close callbacks free what they own */
     uv_loop_close(a.loop);

@@ -32,6 +32,11 @@ struct outbox {
     uint64_t acked; /* highest ack applied since open */
     int64_t max;
     char gap_reason[128];
+    /* the flush policy (outbox_flush_after) */
+    uv_timer_t flush_timer;
+    int flush_on, flush_ms;
+    void (*flushed)(void *ctx, size_t n, int ok);
+    void *flushed_ctx;
 };
 
 /* The outbox appends at one end and reads and deletes at the other, so a
@@ -47,6 +52,7 @@ static const char outbox_schema[] =
     "  reason TEXT NOT NULL);";
 
 static void outbox__drop_staged(struct outbox *ob);
+static void outbox__on_flush_timer(uv_timer_t *t);
 
 static int outbox__exec(struct outbox *ob, const char *sql)
 {
@@ -227,6 +233,8 @@ int outbox_stage(struct outbox *ob, Faultline__Result **results, size_t n)
         ob->staged[ob->nstaged++] = (struct outbox_staged){ob->next_seq, len, buf};
         ob->next_seq++;
     }
+    if (ob->flush_on && !uv_is_active((uv_handle_t *)&ob->flush_timer))
+        uv_timer_start(&ob->flush_timer, outbox__on_flush_timer, (uint64_t)ob->flush_ms, 0);
     return 0;
 }
 
@@ -240,6 +248,35 @@ static void outbox__drop_staged(struct outbox *ob)
 size_t outbox_staged(const struct outbox *ob)
 {
     return ob->nstaged;
+}
+
+static void outbox__on_flush_timer(uv_timer_t *t)
+{
+    struct outbox *ob = t->data;
+    size_t n = ob->nstaged;
+    int ok = outbox_flush(ob) == 0;
+    if (ob->flushed)
+        ob->flushed(ob->flushed_ctx, n, ok);
+}
+
+void outbox_flush_after(struct outbox *ob, uv_loop_t *loop, int flush_ms,
+                        void (*flushed)(void *ctx, size_t n, int ok), void *ctx)
+{
+    uv_timer_init(loop, &ob->flush_timer);
+    ob->flush_timer.data = ob;
+    ob->flush_on = 1;
+    ob->flush_ms = flush_ms;
+    ob->flushed = flushed;
+    ob->flushed_ctx = ctx;
+}
+
+void outbox_flush_stop(struct outbox *ob)
+{
+    if (!ob || !ob->flush_on)
+        return;
+    ob->flush_on = 0;
+    uv_timer_stop(&ob->flush_timer);
+    uv_close((uv_handle_t *)&ob->flush_timer, NULL);
 }
 
 int outbox_flush(struct outbox *ob)

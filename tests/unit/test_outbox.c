@@ -121,9 +121,54 @@ static void unwritable_path_is_an_error(void **state)
     assert_non_null(strstr(err, "/nonexistent/dir/o.db"));
 }
 
+struct flushed {
+    struct outbox *ob;
+    size_t calls, n;
+    int ok;
+    uint64_t depth; /* what the spool held when it said so */
+};
+
+static void on_flushed(void *ctx, size_t n, int ok)
+{
+    struct flushed *f = ctx;
+    f->calls++;
+    f->n += n;
+    f->ok = ok;
+    f->depth = outbox_depth(f->ob);
+    outbox_flush_stop(f->ob); /* the loop may end now */
+}
+
+/* Staged results are written by the outbox's own timer, in one
+ * transaction for all staged before it fired, and then announced. */
+static void staged_results_are_flushed_by_the_outbox(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/o.db", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct outbox *ob = outbox_open(path, 1000, err, sizeof err);
+    struct flushed f = {.ob = ob};
+    outbox_flush_after(ob, &loop, 20, on_flushed, &f);
+    assert_int_equal(outbox_stage(ob, make(3), 3), 0);
+    assert_int_equal(outbox_stage(ob, make(4), 4), 0);
+    assert_int_equal(outbox_depth(ob), 0); /* staged, not yet written */
+    uv_run(&loop, UV_RUN_DEFAULT);         /* returns once the timer has fired and closed */
+    assert_int_equal(f.calls, 1);
+    assert_int_equal(f.n, 7);
+    assert_true(f.ok);
+    assert_int_equal(f.depth, 7);
+    assert_int_equal(outbox_staged(ob), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    outbox_close(&ob);
+    test_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(staged_results_are_flushed_by_the_outbox),
         cmocka_unit_test(seqs_and_epoch_survive_reopen),
         cmocka_unit_test(read_and_ack),
         cmocka_unit_test(full_outbox_drops_oldest_as_a_gap),
