@@ -740,6 +740,12 @@ struct api *api_new(const char *addr, const struct api_sources *src, char *err, 
     return api;
 }
 
+int api_port(const struct api *api)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? (int)info->port : -1;
+}
+
 void api_destroy(struct api **papi)
 {
     if (!papi || !*papi)

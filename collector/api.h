@@ -46,6 +46,8 @@ struct api_sources {
  * reason in ERR. */
 struct api *api_new(const char *addr, const struct api_sources *src, char *err, size_t errlen);
 void api_destroy(struct api **api);
+/* The port it listens on (the one the kernel chose for port 0); -1 unknown. */
+int api_port(const struct api *api);
 
 /* Poll integration: an fd to watch for input, how long the caller may
  * sleep (-1: no deadline), and the work to do when either comes. */

@@ -185,11 +185,99 @@ static void a_failed_transaction_teaches_nothing(void **state)
     assert_int_equal(correlate_failing(f->corr), 1);
 }
 
+static uint64_t rejected(struct fixture *f)
+{
+    uint64_t n = 0;
+    for (int i = 1; i < WIRE_NSTATUS; i++)
+        n += ingest_counters(f->in)->rejected[i];
+    return n;
+}
+
+/* Bytes that are no envelope, and a batch holding a probe type nobody
+ * knows: counted as refused, nothing stored, nothing learnt, and ingest
+ * takes the next good batch as if nothing happened. */
+static void bad_messages_are_refused_and_counted(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(zmq_send(f->dealer, "\x0a\xff\xff garbage", 11, 0), 11);
+    fl_result r = FAULTLINE__RESULT__INIT;
+    r.seq = 1;
+    r.probe = (Faultline__ProbeType)99;
+    r.target = (char *)"web.lab.test";
+    r.start_us = time_now_us();
+    r.status = FAULTLINE__STATUS__STATUS_FAIL;
+    fl_result *ptrs[1] = {&r};
+    Faultline__Batch b = FAULTLINE__BATCH__INIT;
+    b.epoch = 9;
+    b.results = ptrs;
+    b.n_results = 1;
+    fl_envelope env = FAULTLINE__ENVELOPE__INIT;
+    env.body_case = FAULTLINE__ENVELOPE__BODY_BATCH;
+    env.batch = &b;
+    send_env(f, &env);
+    drain(f, 2);
+    assert_int_equal(ingest_counters(f->in)->messages, 2);
+    assert_int_equal(rejected(f), 2);
+    assert_int_equal(stored(f), 0);
+    assert_int_equal(correlate_results(f->corr), 0);
+    send_batch(f, 1, 3);
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(stored(f), 3);
+    assert_int_equal(rejected(f), 2);
+}
+
+/* The committed mark of the agent's latest Ack, waiting for one (2 s). */
+static uint64_t last_ack(struct fixture *f)
+{
+    uint64_t upto = 0;
+    zmq_pollitem_t it = {.socket = f->dealer, .events = ZMQ_POLLIN};
+    assert_int_equal(zmq_poll(&it, 1, 2000), 1);
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, f->dealer, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return upto;
+        }
+        struct wire_msg *w = NULL;
+        if (wire_decode(zmq_msg_data(&m), zmq_msg_size(&m), &w, NULL, 0) == WIRE_OK &&
+            w->env->body_case == FAULTLINE__ENVELOPE__BODY_ACK)
+            upto = w->env->ack->committed_upto;
+        wire_msg_free(&w);
+        zmq_msg_close(&m);
+    }
+}
+
+/* A batch after a hole nobody reported is stored but does not move the
+ * mark; results the agent lost (a Gap) move it to the gap's end, and the
+ * agent's resend of what follows (a duplicate now) moves it on. */
+static void a_gap_moves_the_mark(void **state)
+{
+    struct fixture *f = *state;
+    send_batch(f, 1, 2);
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(last_ack(f), 2);
+    send_batch(f, 6, 1); /* 3..5 not here yet */
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(last_ack(f), 2);
+    send_gap(f, 3, 5);
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(last_ack(f), 5);
+    assert_int_equal(ingest_counters(f->in)->gaps, 1);
+    send_batch(f, 6, 1);
+    assert_true(drain(f, 1) > 0);
+    assert_int_equal(last_ack(f), 6);
+    assert_int_equal(stored(f), 3);
+    assert_int_equal(ingest_counters(f->in)->results_duplicate, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_resent_batch_is_learnt_once, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_transaction_teaches_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_messages_are_refused_and_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_gap_moves_the_mark, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
