@@ -136,7 +136,7 @@ struct probe_run {
     void *owner;
     uint64_t started_ns; /* monotonic, set by probe_start() */
     /* outputs */
-    Faultline__Result result;
+    fl_result result;
     /* storage for the result's detail, whichever its probe's: PROBE_DETAIL() */
     _Alignas(max_align_t) unsigned char detail[PROBE_DETAIL_BYTES];
     char *list[64]; /* storage for a repeated string field of the detail */
@@ -202,7 +202,7 @@ struct sched;
 
 /* A result is ready: the scheduler hands over the results of one job run
  * (one per address probed) at once so they are stored together. */
-typedef void (*sched_results_fn)(void *ctx, Faultline__Result **results, size_t n);
+typedef void (*sched_results_fn)(void *ctx, fl_result **results, size_t n);
 
 struct sched *sched_new(uv_loop_t *loop, const char *agent, const struct agent_config *cfg,
                         sched_results_fn fn, void *ctx);
@@ -214,7 +214,7 @@ int sched_run_once(struct sched *s);
 void sched_start(struct sched *s);
 /* Stop timers and cancel runs in flight; resources go with the loop. */
 void sched_stop(struct sched *s);
-void sched_destroy(struct sched **s);
+void sched_free(struct sched **s);
 /* Jobs still running (for the `probe` command). */
 size_t sched_active(const struct sched *s);
 
@@ -229,7 +229,7 @@ struct outbox;
  * continue across restarts.  MAX bounds the rows kept: beyond it the
  * oldest are dropped and recorded as a gap to report. */
 struct outbox *outbox_open(const char *path, int64_t max, char *err, size_t errlen);
-void outbox_close(struct outbox **ob);
+void outbox_free(struct outbox **ob);
 
 uint64_t outbox_epoch(const struct outbox *ob);
 uint64_t outbox_next_seq(const struct outbox *ob);
@@ -242,7 +242,7 @@ uint64_t outbox_oldest(const struct outbox *ob);
  * outbox_flush(), which writes everything staged in one transaction (one
  * fsync for many results).  A flush that fails forgets what was staged and
  * hands its seqs out again: nothing staged was ever sent.  0 or -1. */
-int outbox_stage(struct outbox *ob, Faultline__Result **results, size_t n);
+int outbox_stage(struct outbox *ob, fl_result **results, size_t n);
 int outbox_flush(struct outbox *ob);
 size_t outbox_staged(const struct outbox *ob);
 
@@ -256,7 +256,7 @@ void outbox_flush_after(struct outbox *ob, uv_loop_t *loop, int flush_ms,
 void outbox_flush_stop(struct outbox *ob);
 
 /* Stage and flush at once.  0 or -1. */
-int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n);
+int outbox_put(struct outbox *ob, fl_result **results, size_t n);
 
 /* One stored result, packed as it was staged. */
 struct outbox_row {
@@ -285,6 +285,6 @@ struct sender *sender_new(uv_loop_t *loop, void *zctx, const struct agent_config
 /* New results are in the outbox: send if the window allows. */
 void sender_kick(struct sender *s);
 void sender_stop(struct sender *s);
-void sender_destroy(struct sender **s);
+void sender_free(struct sender **s);
 
 #endif

@@ -67,7 +67,7 @@ static void agent__flushed(void *ctx, size_t n, int ok)
     sender_kick(a->sender);
 }
 
-static void agent__on_results(void *ctx, Faultline__Result **results, size_t n)
+static void agent__on_results(void *ctx, fl_result **results, size_t n)
 {
     struct agent *a = ctx;
     if (outbox_stage(a->ob, results, n) != 0) {
@@ -85,11 +85,11 @@ static void agent__on_signal(uv_signal_t *h, int sig)
 {
     struct agent *a = h->data;
     log_info("signal %d: stopping", sig);
-    sched_destroy(&a->sched);
+    sched_free(&a->sched);
     size_t staged = outbox_staged(a->ob);
     agent__flushed(a, staged, outbox_flush(a->ob) == 0); /* kept for the next start */
     outbox_flush_stop(a->ob);
-    sender_destroy(&a->sender);
+    sender_free(&a->sender);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
@@ -191,12 +191,12 @@ static int agent_run(const char *config_file, int check_only, int insecure)
         uv_run(a.loop, UV_RUN_DEFAULT);
         rc = 0;
     }
-    sched_destroy(&a.sched);
+    sched_free(&a.sched);
     outbox_flush_stop(a.ob);
-    sender_destroy(&a.sender);
+    sender_free(&a.sender);
     uv_run(a.loop, UV_RUN_DEFAULT); /* let close callbacks free what they own */
     uv_loop_close(a.loop);
-    outbox_close(&a.ob);
+    outbox_free(&a.ob);
     zmq_ctx_term(zctx);
     agent_config_free(&a.cfg);
     return rc;
@@ -209,11 +209,11 @@ struct probe_cmd {
     int failures;
 };
 
-static void probe_cmd_on_results(void *ctx, Faultline__Result **results, size_t n)
+static void probe_cmd_on_results(void *ctx, fl_result **results, size_t n)
 {
     struct probe_cmd *pc = ctx;
     for (size_t i = 0; i < n; i++) {
-        const Faultline__Result *r = results[i];
+        const fl_result *r = results[i];
         if (r->status != FAULTLINE__STATUS__STATUS_OK)
             pc->failures++;
         if (pc->json) {
@@ -330,7 +330,7 @@ static int probe_cmd_run(int argc, char **argv)
     if (s) {
         sched_run_once(s);
         uv_run(loop, UV_RUN_DEFAULT);
-        sched_destroy(&s);
+        sched_free(&s);
         uv_run(loop, UV_RUN_DEFAULT);
         uv_loop_close(loop);
         rc = pc.failures ? 1 : 0;

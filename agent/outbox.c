@@ -146,11 +146,11 @@ struct outbox *outbox_open(const char *path, int64_t max, char *err, size_t errl
     return ob;
 fail:
     snprintf(err, errlen, "%s: %s", path, ob->db ? sqlite3_errmsg(ob->db) : "cannot open");
-    outbox_close(&ob);
+    outbox_free(&ob);
     return NULL;
 }
 
-void outbox_close(struct outbox **pob)
+void outbox_free(struct outbox **pob)
 {
     if (!pob || !*pob)
         return;
@@ -209,7 +209,7 @@ static int outbox__trim(struct outbox *ob, uint64_t *depth, uint64_t *oldest)
     return 0;
 }
 
-int outbox_stage(struct outbox *ob, Faultline__Result **results, size_t n)
+int outbox_stage(struct outbox *ob, fl_result **results, size_t n)
 {
     if (ob->nstaged + n > ob->capstaged) {
         size_t ncap = ob->capstaged ? ob->capstaged * 2 : 256;
@@ -314,7 +314,7 @@ fail_nobegin:
     return -1;
 }
 
-int outbox_put(struct outbox *ob, Faultline__Result **results, size_t n)
+int outbox_put(struct outbox *ob, fl_result **results, size_t n)
 {
     if (outbox_stage(ob, results, n) != 0) {
         ob->next_seq = ob->durable_next;

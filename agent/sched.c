@@ -169,7 +169,7 @@ static void sched__trace_done(struct probe_run *run)
         run->result.trace->triggered_by = t->triggered_by;
     else if (run->result.detail_case == FAULTLINE__RESULT__DETAIL_CAPTURE)
         run->result.capture->triggered_by = t->triggered_by;
-    Faultline__Result *r = &run->result;
+    fl_result *r = &run->result;
     if (!s->stopped)
         s->fn(s->ctx, &r, 1);
     free(run->owned);
@@ -246,7 +246,7 @@ static void sched__watch(struct sched_job *j)
 static void sched__finish(struct sched_job *j)
 {
     struct sched *s = j->sched;
-    Faultline__Result *results[SCHED_MAX_ADDRS];
+    fl_result *results[SCHED_MAX_ADDRS];
     for (size_t i = 0; i < j->nruns; i++) {
         struct probe_run *r = &j->runs[i];
         r->result.agent = s->agent;
@@ -617,7 +617,7 @@ static void sched__on_close(uv_handle_t *h)
     sched__maybe_free(s);
 }
 
-void sched_destroy(struct sched **ps)
+void sched_free(struct sched **ps)
 {
     if (!ps || !*ps)
         return;

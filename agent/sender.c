@@ -431,8 +431,8 @@ static void sender__on_close(uv_handle_t *h)
 {
     struct sender *s = h->data;
     if (--s->closing == 0) {
-        transport_close(&s->sock);
-        transport_close(&s->mon);
+        transport_free(&s->sock);
+        transport_free(&s->mon);
         free(s);
     }
 }
@@ -449,7 +449,7 @@ void sender_stop(struct sender *s)
     uv_close((uv_handle_t *)&s->tick, sender__on_close);
 }
 
-void sender_destroy(struct sender **ps)
+void sender_free(struct sender **ps)
 {
     if (!ps || !*ps)
         return;

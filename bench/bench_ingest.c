@@ -38,7 +38,7 @@ struct agent_stream {
 static const char *const bench_targets[] = {"web", "dns", "far", "db", "cache", "api", "auth",
                                             "queue", "search", "mail"};
 
-static void make_result(Faultline__Result *r, Faultline__IcmpDetail *icmp,
+static void make_result(fl_result *r, Faultline__IcmpDetail *icmp,
                         Faultline__TcpDetail *tcp, char *target, char *address, uint64_t seq,
                         int64_t ts)
 {
@@ -81,8 +81,8 @@ static void make_result(Faultline__Result *r, Faultline__IcmpDetail *icmp,
 static void build_streams(struct agent_stream *as, int agents, size_t per_agent, size_t batch,
                           int64_t t0)
 {
-    Faultline__Result *rs = calloc(batch, sizeof *rs);
-    Faultline__Result **ptrs = calloc(batch, sizeof *ptrs);
+    fl_result *rs = calloc(batch, sizeof *rs);
+    fl_result **ptrs = calloc(batch, sizeof *ptrs);
     Faultline__IcmpDetail *icmp = calloc(batch, sizeof *icmp);
     Faultline__TcpDetail *tcp = calloc(batch, sizeof *tcp);
     char (*targets)[64] = calloc(batch, 64);
@@ -163,9 +163,9 @@ static double baseline(const char *dir, struct agent_stream *as, int agents, siz
         const Faultline__Batch *b = decoded[i]->env->batch;
         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
         for (size_t j = 0; j < b->n_results; j++) {
-            const Faultline__Result *r = b->results[j];
+            const fl_result *r = b->results[j];
             uint8_t det[256];
-            Faultline__Result only = FAULTLINE__RESULT__INIT;
+            fl_result only = FAULTLINE__RESULT__INIT;
             only.detail_case = r->detail_case;
             only.icmp = r->icmp;
             size_t dlen = faultline__result__pack(&only, det);

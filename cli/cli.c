@@ -111,6 +111,6 @@ int cli_finish(const struct cli *c, const char *cmd, struct store **st, int err,
         fprintf(stderr, "faultline %s: query failed: %s\n", cmd, store_errmsg(*st));
     else if (!c->json && rows == 0 && none)
         printf("%s\n", none);
-    store_close(st);
+    store_free(st);
     return err ? 1 : 0;
 }

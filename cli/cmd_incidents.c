@@ -163,7 +163,7 @@ int cmd_incident(struct cli *c, int argc, char **argv)
     struct store_incident_filter f = {.id = id};
     struct results_ctx rc = {.json = c->json, .detail = 1, .st = st};
     int err = store_query_incidents(st, &f, incidents_row, &rc);
-    store_close(&st);
+    store_free(&st);
     if (err || rc.rows == 0) {
         fprintf(stderr, "faultline incident: no incident %lld\n", id);
         return 1;

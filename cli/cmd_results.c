@@ -25,8 +25,8 @@ static int results_row(void *ctx, const struct store_result_row *row)
         rc->rows++;
         return 0;
     }
-    Faultline__Result r;
-    Faultline__Result *d = query_result(row, &r);
+    fl_result r;
+    fl_result *d = query_result(row, &r);
     char when[40], detail[200], fault[12] = "-";
     time_format_us(row->ts_us, when, sizeof when);
     resultfmt_detail_text(&r, detail, sizeof detail);

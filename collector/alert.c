@@ -185,7 +185,7 @@ static int alert__timer_cb(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
-struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
+struct alerter *alert_new(const struct alert_sink_config *sinks, size_t n,
                             const char *link_base)
 {
     struct alerter *a = calloc(1, sizeof *a);
@@ -206,7 +206,7 @@ struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
     a->multi = curl_multi_init();
     a->json_headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (!a->sinks || !a->multi || !a->json_headers) {
-        alerter_destroy(&a);
+        alert_free(&a);
         return NULL;
     }
     curl_multi_setopt(a->multi, CURLMOPT_SOCKETFUNCTION, alert__socket_cb);
@@ -225,7 +225,7 @@ struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
     return a;
 }
 
-void alerter_destroy(struct alerter **pa)
+void alert_free(struct alerter **pa)
 {
     if (!pa || !*pa)
         return;
@@ -250,7 +250,7 @@ void alerter_destroy(struct alerter **pa)
     *pa = NULL;
 }
 
-void alerter_event(struct alerter *a, enum incident_event ev, const struct incident *in,
+void alert_event(struct alerter *a, enum incident_event ev, const struct incident *in,
                    int64_t now_us)
 {
     int level = fault_level(in->fault);
@@ -259,7 +259,7 @@ void alerter_event(struct alerter *a, enum incident_event ev, const struct incid
             a->sinks[i].ops->event(a, &a->sinks[i], ev, in, now_us);
 }
 
-void alerter_adopt(struct alerter *a, const struct incident *in)
+void alert_adopt(struct alerter *a, const struct incident *in)
 {
     for (size_t i = 0; i < a->nsinks; i++) {
         struct alert_sink *s = &a->sinks[i];
@@ -392,7 +392,7 @@ static void alert__kick(struct alerter *a, struct alert_sink *s, int64_t now_us)
         alert__finish(a, s, 0, strerror(errno), now_us);
 }
 
-size_t alerter_pollitems(struct alerter *a, zmq_pollitem_t *items, size_t max)
+size_t alert_pollitems(struct alerter *a, zmq_pollitem_t *items, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < a->nfds && n < max; i++) {
@@ -406,7 +406,7 @@ size_t alerter_pollitems(struct alerter *a, zmq_pollitem_t *items, size_t max)
     return n;
 }
 
-long alerter_timeout_ms(struct alerter *a, int64_t now_us)
+long alert_timeout_ms(struct alerter *a, int64_t now_us)
 {
     int64_t next = a->curl_deadline_us;
     for (size_t i = 0; i < a->nsinks; i++) {
@@ -427,7 +427,7 @@ long alerter_timeout_ms(struct alerter *a, int64_t now_us)
     return next <= now_us ? 0 : (long)((next - now_us + 999) / 1000);
 }
 
-void alerter_run(struct alerter *a, const zmq_pollitem_t *items, size_t n, int64_t now_us)
+void alert_run(struct alerter *a, const zmq_pollitem_t *items, size_t n, int64_t now_us)
 {
     int running;
     for (size_t i = 0; i < n; i++) {
@@ -454,7 +454,7 @@ void alerter_run(struct alerter *a, const zmq_pollitem_t *items, size_t n, int64
     }
 }
 
-size_t alerter_pending(const struct alerter *a)
+size_t alert_pending(const struct alerter *a)
 {
     size_t n = 0;
     for (size_t i = 0; i < a->nsinks; i++)
@@ -462,7 +462,7 @@ size_t alerter_pending(const struct alerter *a)
     return n;
 }
 
-const struct alert_counters *alerter_counters(const struct alerter *a)
+const struct alert_counters *alert_counters(const struct alerter *a)
 {
     return &a->counters;
 }

@@ -68,31 +68,31 @@ struct alerter;
 /* A dispatcher for N sinks (copied).  LINK_BASE (may be NULL) is the
  * collector's URL: an alert links to LINK_BASE/api/v1/incidents/ID
  * (Alertmanager's generatorURL).  NULL on allocation failure. */
-struct alerter *alerter_new(const struct alert_sink_config *sinks, size_t n,
+struct alerter *alert_new(const struct alert_sink_config *sinks, size_t n,
                             const char *link_base);
 /* Deliveries still queued are dropped; children still running are left
  * to finish on their own. */
-void alerter_destroy(struct alerter **a);
+void alert_free(struct alerter **a);
 
 /* Queue EV for IN on every sink its level routes to.  Copies what it needs. */
-void alerter_event(struct alerter *a, enum incident_event ev, const struct incident *in,
+void alert_event(struct alerter *a, enum incident_event ev, const struct incident *in,
                    int64_t now_us);
 
 /* An incident already open when the collector started: alertmanager sinks
  * keep re-sending it (without a new open on the other sinks). */
-void alerter_adopt(struct alerter *a, const struct incident *in);
+void alert_adopt(struct alerter *a, const struct incident *in);
 
 /* Poll integration: the file descriptors to watch go to ITEMS (at most
- * MAX); returns how many.  alerter_timeout_ms() is how long the caller may
- * sleep (-1: no deadline).  alerter_run() does whatever is due: pass the
+ * MAX); returns how many.  alert_timeout_ms() is how long the caller may
+ * sleep (-1: no deadline).  alert_run() does whatever is due: pass the
  * items back after zmq_poll(). */
-size_t alerter_pollitems(struct alerter *a, zmq_pollitem_t *items, size_t max);
-long alerter_timeout_ms(struct alerter *a, int64_t now_us);
-void alerter_run(struct alerter *a, const zmq_pollitem_t *items, size_t n, int64_t now_us);
+size_t alert_pollitems(struct alerter *a, zmq_pollitem_t *items, size_t max);
+long alert_timeout_ms(struct alerter *a, int64_t now_us);
+void alert_run(struct alerter *a, const zmq_pollitem_t *items, size_t n, int64_t now_us);
 
 /* Deliveries still queued or in flight. */
-size_t alerter_pending(const struct alerter *a);
-const struct alert_counters *alerter_counters(const struct alerter *a);
+size_t alert_pending(const struct alerter *a);
+const struct alert_counters *alert_counters(const struct alerter *a);
 
 /* The JSON body a webhook or exec sink gets for EV (caller frees). */
 char *alert_payload_json(enum incident_event ev, const struct incident *in);

@@ -746,7 +746,7 @@ int api_port(const struct api *api)
     return info ? (int)info->port : -1;
 }
 
-void api_destroy(struct api **papi)
+void api_free(struct api **papi)
 {
     if (!papi || !*papi)
         return;

@@ -45,7 +45,7 @@ struct api_sources {
 /* Listen on ADDR ("127.0.0.1:9105", "[::]:9105", ":9105").  NULL with a
  * reason in ERR. */
 struct api *api_new(const char *addr, const struct api_sources *src, char *err, size_t errlen);
-void api_destroy(struct api **api);
+void api_free(struct api **api);
 /* The port it listens on (the one the kernel chose for port 0); -1 unknown. */
 int api_port(const struct api *api);
 

@@ -127,7 +127,7 @@ static void ingest__drop_replies(struct ingest *in)
     in->nreplies = 0;
 }
 
-void ingest_destroy(struct ingest **pin)
+void ingest_free(struct ingest **pin)
 {
     if (!pin || !*pin)
         return;

@@ -27,7 +27,7 @@ struct correlate;
 /* Ingest on SOCK (a ROUTER) into ST, feeding every result and heartbeat to
  * CORR (may be NULL).  NULL on allocation failure. */
 struct ingest *ingest_new(void *sock, struct store *st, struct correlate *corr);
-void ingest_destroy(struct ingest **in);
+void ingest_free(struct ingest **in);
 
 /* With AUTH, each message is the authenticated agent's (its ZMQ User-Id),
  * whatever name the payload carries. */

@@ -83,9 +83,9 @@ json_t *query_gap_json(const struct store_gap_row *row)
                      "received", query_time(row->received_us));
 }
 
-Faultline__Result *query_result(const struct store_result_row *row, Faultline__Result *r)
+fl_result *query_result(const struct store_result_row *row, fl_result *r)
 {
-    Faultline__Result *d = row->detail_len
+    fl_result *d = row->detail_len
                                ? faultline__result__unpack(NULL, row->detail_len, row->detail)
                                : NULL;
     faultline__result__init(r);
@@ -108,8 +108,8 @@ Faultline__Result *query_result(const struct store_result_row *row, Faultline__R
 
 json_t *query_result_json(const struct store_result_row *row)
 {
-    Faultline__Result r;
-    Faultline__Result *d = query_result(row, &r);
+    fl_result r;
+    fl_result *d = query_result(row, &r);
     json_t *o = resultfmt_json(&r);
     if (o)
         json_object_set_new(o, "epoch", json_integer((json_int_t)row->epoch));

@@ -19,7 +19,7 @@ json_t *query_time(int64_t us);
 /* ROW as a Result: fills *R (its strings point into ROW) and returns the
  * unpacked detail that owns R's detail (free it with
  * faultline__result__free_unpacked after R; NULL when there is none). */
-Faultline__Result *query_result(const struct store_result_row *row, Faultline__Result *r);
+fl_result *query_result(const struct store_result_row *row, fl_result *r);
 
 /* One row as JSON (new references).  NOW_US: for durations of what is
  * still open and "ago" fields. */

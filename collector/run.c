@@ -90,13 +90,13 @@ static void collector__log_stats(const struct ingest_counters *c, const struct a
  * sinks that re-send (Alertmanager). */
 static void collector__alert(void *ctx, enum incident_event ev, const struct incident *in)
 {
-    alerter_event(ctx, ev, in, time_now_us());
+    alert_event(ctx, ev, in, time_now_us());
 }
 
 static void collector__adopt(void *ctx, enum incident_event ev, const struct incident *in)
 {
     (void)ev;
-    alerter_adopt(ctx, in);
+    alert_adopt(ctx, in);
 }
 
 /* The collector's URL for links in alerts: external_url, or the HTTP
@@ -257,17 +257,17 @@ static void collector__api_run(void *ctx, const zmq_pollitem_t *items, size_t n)
 
 static size_t collector__alert_items(void *ctx, zmq_pollitem_t *items, size_t max)
 {
-    return alerter_pollitems(((struct collector *)ctx)->alerts, items, max);
+    return alert_pollitems(((struct collector *)ctx)->alerts, items, max);
 }
 
 static long collector__alert_timeout(void *ctx)
 {
-    return alerter_timeout_ms(((struct collector *)ctx)->alerts, time_now_us());
+    return alert_timeout_ms(((struct collector *)ctx)->alerts, time_now_us());
 }
 
 static void collector__alert_run(void *ctx, const zmq_pollitem_t *items, size_t n)
 {
-    alerter_run(((struct collector *)ctx)->alerts, items, n, time_now_us());
+    alert_run(((struct collector *)ctx)->alerts, items, n, time_now_us());
 }
 
 static long collector__stats_timeout(void *ctx)
@@ -282,7 +282,7 @@ static void collector__stats_run(void *ctx, const zmq_pollitem_t *items, size_t 
     (void)n;
     if (time_mono_ns() < c->next_stats_ns)
         return;
-    collector__log_stats(ingest_counters(c->in), alerter_counters(c->alerts));
+    collector__log_stats(ingest_counters(c->in), alert_counters(c->alerts));
     c->next_stats_ns = time_mono_ns() + (uint64_t)c->cfg->stats_interval_us * 1000;
 }
 
@@ -342,7 +342,7 @@ static int collector__open_parts(struct collector *c, char *err, size_t errlen)
     }
     char link[320];
     c->in = ingest_new(c->sock, c->st, c->corr);
-    c->alerts = alerter_new(cfg->sinks, cfg->nsinks, collector__link_base(cfg, link, sizeof link));
+    c->alerts = alert_new(cfg->sinks, cfg->nsinks, collector__link_base(cfg, link, sizeof link));
     if (!c->in || !c->alerts)
         return -1;
     ingest_set_auth(c->in, c->auth);
@@ -350,7 +350,7 @@ static int collector__open_parts(struct collector *c, char *err, size_t errlen)
     if (!cfg->http_listen[0])
         return 0;
     struct api_sources src = {.st = c->st, .ingest = ingest_counters(c->in),
-                              .alerts = alerter_counters(c->alerts), .corr = c->corr,
+                              .alerts = alert_counters(c->alerts), .corr = c->corr,
                               .auth = c->auth};
     c->api = api_new(cfg->http_listen, &src, err, errlen);
     if (!c->api)
@@ -375,16 +375,16 @@ static int collector__open(struct collector *c, int insecure)
 
 static void collector__close(struct collector *c)
 {
-    api_destroy(&c->api);
-    alerter_destroy(&c->alerts);
-    ingest_destroy(&c->in);
+    api_free(&c->api);
+    alert_free(&c->alerts);
+    ingest_free(&c->in);
     incidents_free(&c->inc);
     correlate_free(&c->corr);
     free(c->diag);
-    transport_close(&c->sock);
-    transport_close(&c->mon);
+    transport_free(&c->sock);
+    transport_free(&c->mon);
     auth_free(&c->auth);
-    store_close(&c->st);
+    store_free(&c->st);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
 }
@@ -454,7 +454,7 @@ int collector_run(const struct collector_config *cfg, int insecure)
         if (collector__turn(parts, sizeof parts / sizeof parts[0]) != 0)
             break;
     }
-    collector__log_stats(ingest_counters(c.in), alerter_counters(c.alerts));
+    collector__log_stats(ingest_counters(c.in), alert_counters(c.alerts));
     log_info("faultline-collector stopping (signal %d)", (int)collector_stop);
     rc = 0;
 out:

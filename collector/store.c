@@ -28,7 +28,7 @@ struct store *store_open(const struct store_opts *opts, char *err, size_t errlen
     return NULL;
 }
 
-void store_close(struct store **st)
+void store_free(struct store **st)
 {
     if (st && *st) {
         (*st)->ops->close(*st);

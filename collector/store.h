@@ -24,7 +24,7 @@ struct store_opts {
 
 /* Open (creating schema when writable).  NULL with a reason in ERR. */
 struct store *store_open(const struct store_opts *opts, char *err, size_t errlen);
-void store_close(struct store **st);
+void store_free(struct store **st);
 
 /* The last error, as text for logs. */
 const char *store_errmsg(struct store *st);

@@ -389,7 +389,7 @@ static int sqlite_put_results(struct store *base, int64_t agent, uint64_t epoch,
             return -1;
         /* The per-probe detail is kept packed, as a Result with only the
          * detail set: compact, and readable by every later version. */
-        Faultline__Result only = FAULTLINE__RESULT__INIT;
+        fl_result only = FAULTLINE__RESULT__INIT;
         only.detail_case = r->detail_case;
         only.icmp = r->icmp; /* the oneof shares storage: copying one copies all */
         size_t dlen = faultline__result__get_packed_size(&only);

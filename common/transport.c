@@ -360,7 +360,7 @@ int transport_redial(void *s, const char *endpoint, char *err, size_t errlen)
     return 0;
 }
 
-void transport_close(void **sock)
+void transport_free(void **sock)
 {
     if (sock && *sock) {
         zmq_close(*sock);

@@ -81,6 +81,6 @@ void *transport_collector_open(void *zctx, const char *endpoint,
                                size_t errlen);
 
 /* Close a socket opened here; NULL-safe, clears the caller's pointer. */
-void transport_close(void **sock);
+void transport_free(void **sock);
 
 #endif

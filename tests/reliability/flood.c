@@ -50,7 +50,7 @@ static size_t flood_valid(uint8_t **out)
                 msg[] = "connection refused", reason[] = "outbox full", version[] = "0.1.0";
     fl_envelope env = FAULTLINE__ENVELOPE__INIT;
     env.agent = agent;
-    Faultline__Result res[8], *rp[8];
+    fl_result res[8], *rp[8];
     Faultline__TcpDetail tcp[8];
     Faultline__Batch b = FAULTLINE__BATCH__INIT;
     Faultline__Hello h = FAULTLINE__HELLO__INIT;

@@ -30,17 +30,17 @@ static const struct incident incident = {
 };
 
 /* Run A's loop as the collector does until nothing is pending or LIMIT_MS
- * passed; returns the longest single alerter_run() in microseconds. */
+ * passed; returns the longest single alert_run() in microseconds. */
 static int64_t run_until_idle(struct alerter *a, long limit_ms)
 {
     int64_t end = time_now_us() + limit_ms * 1000, longest = 0;
-    while (alerter_pending(a) && time_now_us() < end) {
+    while (alert_pending(a) && time_now_us() < end) {
         zmq_pollitem_t items[16];
-        size_t n = alerter_pollitems(a, items, 16);
-        long t = alerter_timeout_ms(a, time_now_us());
+        size_t n = alert_pollitems(a, items, 16);
+        long t = alert_timeout_ms(a, time_now_us());
         zmq_poll(items, (int)n, t < 0 || t > 100 ? 100 : t);
         int64_t t0 = time_now_us();
-        alerter_run(a, items, n, time_now_us());
+        alert_run(a, items, n, time_now_us());
         if (time_now_us() - t0 > longest)
             longest = time_now_us() - t0;
     }
@@ -69,14 +69,14 @@ static void exec_sink_gets_each_event_as_json_on_stdin_in_order(void **state)
     char *argv[] = {"/bin/sh", "-c", script, NULL};
     struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1, NULL);
-    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us());
+    struct alerter *a = alert_new(&cfg, 1, NULL);
+    alert_event(a, INCIDENT_OPEN, &incident, time_now_us());
     struct incident closed = incident;
     closed.end_us = incident.start_us + 42000000;
-    alerter_event(a, INCIDENT_RESOLVE, &closed, time_now_us());
+    alert_event(a, INCIDENT_RESOLVE, &closed, time_now_us());
     run_until_idle(a, 10000);
-    assert_int_equal(alerter_pending(a), 0);
-    assert_int_equal(alerter_counters(a)->delivered, 2);
+    assert_int_equal(alert_pending(a), 0);
+    assert_int_equal(alert_counters(a)->delivered, 2);
     char *text = slurp(out);
     assert_non_null(text);
     char *nl = strchr(text, '\n');
@@ -101,7 +101,7 @@ static void exec_sink_gets_each_event_as_json_on_stdin_in_order(void **state)
     assert_non_null(strstr(second, "\"end\":\"20"));
     assert_non_null(strstr(second, "env resolve 7"));
     free(text);
-    alerter_destroy(&a);
+    alert_free(&a);
     assert_null(a);
     test_rmdir(dir);
 }
@@ -118,19 +118,19 @@ static void failing_exec_is_retried_with_backoff_until_it_succeeds(void **state)
     char *argv[] = {"/bin/sh", "-c", script, NULL};
     struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1, NULL);
+    struct alerter *a = alert_new(&cfg, 1, NULL);
     int64_t t0 = time_now_us();
-    alerter_event(a, INCIDENT_OPEN, &incident, t0);
+    alert_event(a, INCIDENT_OPEN, &incident, t0);
     run_until_idle(a, 10000);
     int64_t took = time_now_us() - t0;
-    assert_int_equal(alerter_pending(a), 0);
-    assert_int_equal(alerter_counters(a)->failed_attempts, 1);
-    assert_int_equal(alerter_counters(a)->delivered, 1);
+    assert_int_equal(alert_pending(a), 0);
+    assert_int_equal(alert_counters(a)->failed_attempts, 1);
+    assert_int_equal(alert_counters(a)->delivered, 1);
     assert_int_equal(access(flag, F_OK), 0);
     /* The retry waited for the first back-off step (1 s), not longer than a few. */
     assert_true(took >= 1000000);
     assert_true(took < 5000000);
-    alerter_destroy(&a);
+    alert_free(&a);
     test_rmdir(dir);
 }
 
@@ -143,22 +143,22 @@ static void a_sink_takes_only_incidents_at_its_severity_or_above(void **state)
         {.type = ALERT_SINK_EXEC, .argv = argv, .level = 2, .timeout_us = 5000000,
          .give_up_us = 60000000},
     };
-    struct alerter *a = alerter_new(cfg, 2, NULL);
-    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us()); /* L2: second sink only */
-    assert_int_equal(alerter_pending(a), 1);
+    struct alerter *a = alert_new(cfg, 2, NULL);
+    alert_event(a, INCIDENT_OPEN, &incident, time_now_us()); /* L2: second sink only */
+    assert_int_equal(alert_pending(a), 1);
     struct incident crit = incident;
     crit.fault = FL_FAULT(0x3, 0x7, 13, 0x3); /* L1: both */
-    alerter_event(a, INCIDENT_OPEN, &crit, time_now_us());
-    assert_int_equal(alerter_pending(a), 3);
+    alert_event(a, INCIDENT_OPEN, &crit, time_now_us());
+    assert_int_equal(alert_pending(a), 3);
     struct incident warn = incident;
     warn.fault = FL_FAULT_ICMP_LOSS; /* L3: neither */
-    alerter_event(a, INCIDENT_OPEN, &warn, time_now_us());
-    assert_int_equal(alerter_pending(a), 3);
+    alert_event(a, INCIDENT_OPEN, &warn, time_now_us());
+    assert_int_equal(alert_pending(a), 3);
     assert_int_equal(fault_level(FL_FAULT_ICMP_LOSS), 3);
     assert_int_equal(fault_level(0x3705), 4);
     run_until_idle(a, 10000);
-    assert_int_equal(alerter_counters(a)->delivered, 3);
-    alerter_destroy(&a);
+    assert_int_equal(alert_counters(a)->delivered, 3);
+    alert_free(&a);
 }
 
 static void a_full_queue_drops_the_oldest_and_counts_it(void **state)
@@ -166,12 +166,12 @@ static void a_full_queue_drops_the_oldest_and_counts_it(void **state)
     char *argv[] = {"/bin/true", NULL};
     struct alert_sink_config cfg = {.type = ALERT_SINK_EXEC, .argv = argv, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1, NULL);
+    struct alerter *a = alert_new(&cfg, 1, NULL);
     for (int i = 0; i < 1005; i++)
-        alerter_event(a, INCIDENT_UPDATE, &incident, time_now_us());
-    assert_int_equal(alerter_pending(a), 1000);
-    assert_int_equal(alerter_counters(a)->dropped, 5);
-    alerter_destroy(&a);
+        alert_event(a, INCIDENT_UPDATE, &incident, time_now_us());
+    assert_int_equal(alert_pending(a), 1000);
+    assert_int_equal(alert_counters(a)->dropped, 5);
+    alert_free(&a);
 }
 
 /* ---- a real HTTP listener on loopback ---------------------------------------- */
@@ -251,12 +251,12 @@ static void webhook_posts_the_incident_and_retries_a_500(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r.port);
     struct alert_sink_config cfg = {.type = ALERT_SINK_WEBHOOK, .url = url, .level = 4,
                                     .timeout_us = 5000000, .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1, NULL);
-    alerter_event(a, INCIDENT_UPDATE, &incident, time_now_us());
+    struct alerter *a = alert_new(&cfg, 1, NULL);
+    alert_event(a, INCIDENT_UPDATE, &incident, time_now_us());
     run_until_idle(a, 10000);
-    assert_int_equal(alerter_pending(a), 0);
+    assert_int_equal(alert_pending(a), 0);
     assert_int_equal(r.requests, 2);
-    assert_int_equal(alerter_counters(a)->failed_attempts, 1);
+    assert_int_equal(alert_counters(a)->failed_attempts, 1);
     assert_string_equal(r.path, "/hook");
     json_error_t jerr;
     json_t *ev = json_loads(r.body, 0, &jerr);
@@ -266,7 +266,7 @@ static void webhook_posts_the_incident_and_retries_a_500(void **state)
         json_string_value(json_object_get(json_object_get(ev, "incident"), "component")),
         "web.lab.test:80");
     json_decref(ev);
-    alerter_destroy(&a);
+    alert_free(&a);
     receiver_stop(&r);
 }
 
@@ -279,17 +279,17 @@ static void a_hanging_receiver_never_blocks_the_loop(void **state)
     struct alert_sink_config cfg = {.type = ALERT_SINK_ALERTMANAGER, .url = url, .level = 4,
                                     .timeout_us = 500000, .resend_us = 60000000,
                                     .give_up_us = 1500000};
-    struct alerter *a = alerter_new(&cfg, 1, NULL);
-    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us());
+    struct alerter *a = alert_new(&cfg, 1, NULL);
+    alert_event(a, INCIDENT_OPEN, &incident, time_now_us());
     int64_t longest = run_until_idle(a, 10000);
     /* Timed out, retried after 1 s, timed out again, given up. */
-    assert_int_equal(alerter_pending(a), 0);
-    assert_int_equal(alerter_counters(a)->dropped, 1);
-    assert_true(alerter_counters(a)->failed_attempts >= 2);
+    assert_int_equal(alert_pending(a), 0);
+    assert_int_equal(alert_counters(a)->dropped, 1);
+    assert_true(alert_counters(a)->failed_attempts >= 2);
     assert_true(r.requests >= 2);
     /* No single step of the loop waited on the receiver. */
     assert_true(longest < 50000);
-    alerter_destroy(&a);
+    alert_free(&a);
     receiver_stop(&r);
 }
 
@@ -304,8 +304,8 @@ static void alertmanager_alert_names_and_links_its_incident(void **state)
     struct alert_sink_config cfg = {.type = ALERT_SINK_ALERTMANAGER, .url = url, .level = 4,
                                     .timeout_us = 5000000, .resend_us = 60000000,
                                     .give_up_us = 60000000};
-    struct alerter *a = alerter_new(&cfg, 1, "http://coll.example:9105/");
-    alerter_event(a, INCIDENT_OPEN, &incident, time_now_us());
+    struct alerter *a = alert_new(&cfg, 1, "http://coll.example:9105/");
+    alert_event(a, INCIDENT_OPEN, &incident, time_now_us());
     run_until_idle(a, 10000);
     assert_string_equal(r.path, "/api/v2/alerts");
     json_error_t jerr;
@@ -322,14 +322,14 @@ static void alertmanager_alert_names_and_links_its_incident(void **state)
     json_decref(body);
     struct incident closed = incident;
     closed.end_us = closed.start_us + 60 * 1000000LL;
-    alerter_event(a, INCIDENT_RESOLVE, &closed, time_now_us());
+    alert_event(a, INCIDENT_RESOLVE, &closed, time_now_us());
     run_until_idle(a, 10000);
     body = json_loads(r.body, 0, &jerr);
     al = json_array_get(body, 0);
     assert_non_null(json_object_get(al, "endsAt"));
     assert_string_equal(json_string_value(json_object_get(al, "generatorURL")), link);
     json_decref(body);
-    alerter_destroy(&a);
+    alert_free(&a);
     receiver_stop(&r);
 }
 

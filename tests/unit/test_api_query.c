@@ -158,8 +158,8 @@ static void routes_answer_and_refuse(void **state)
     assert_non_null(strstr(b.s, "unknown probe 'bogus'"));
     assert_int_equal(get(api, "/api/v1/nothing", &b), 404);
     assert_int_equal(get(api, "/api/v1/agentsx", &b), 404);
-    api_destroy(&api);
-    store_close(&st);
+    api_free(&api);
+    store_free(&st);
     test_rmdir(dir);
 }
 

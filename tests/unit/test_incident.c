@@ -80,7 +80,7 @@ static void diagnosis_opens_after_confirmation_grows_and_closes(void **state)
     assert_int_equal(store_query_incidents(st, &f, count_fn, &count), 0);
     assert_int_equal(count, 1);
     incidents_free(&inc);
-    store_close(&st);
+    store_free(&st);
     test_rmdir(dir);
 }
 
@@ -117,7 +117,7 @@ static void history_filters(void **state)
     assert_int_equal(
         count_matching(st, (struct store_incident_filter){.region = "r2", .fault_code = 0x12a2}), 0);
     incidents_free(&inc);
-    store_close(&st);
+    store_free(&st);
     test_rmdir(dir);
 }
 

@@ -53,12 +53,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    ingest_destroy(&f->in);
-    transport_close(&f->router);
-    transport_close(&f->dealer);
+    ingest_free(&f->in);
+    transport_free(&f->router);
+    transport_free(&f->dealer);
     zmq_ctx_term(f->zctx);
     correlate_free(&f->corr);
-    store_close(&f->st);
+    store_free(&f->st);
     test_rmdir(f->dir);
     free(f);
     return 0;

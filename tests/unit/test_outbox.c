@@ -9,10 +9,10 @@
 #include "agent.h"
 #include "test_util.h"
 
-static Faultline__Result rs[16];
-static Faultline__Result *ptrs[16];
+static fl_result rs[16];
+static fl_result *ptrs[16];
 
-static Faultline__Result **make(size_t n)
+static fl_result **make(size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         faultline__result__init(&rs[i]);
@@ -40,19 +40,19 @@ static void seqs_and_epoch_survive_reopen(void **state)
     assert_int_equal(outbox_put(ob, make(5), 5), 0);
     assert_int_equal(rs[4].seq, 5);
     assert_int_equal(outbox_ack(ob, 5), 0); /* empty now */
-    outbox_close(&ob);
+    outbox_free(&ob);
     ob = outbox_open(path, 1000, err, sizeof err);
     assert_int_equal(outbox_epoch(ob), epoch);
     assert_int_equal(outbox_next_seq(ob), 6);
     assert_int_equal(outbox_depth(ob), 0);
     assert_int_equal(outbox_put(ob, make(2), 2), 0);
     assert_int_equal(rs[0].seq, 6);
-    outbox_close(&ob);
+    outbox_free(&ob);
     /* A new spool is a new epoch. */
     snprintf(path, sizeof path, "%s/o2.db", dir);
     ob = outbox_open(path, 1000, err, sizeof err);
     assert_true(outbox_epoch(ob) != epoch);
-    outbox_close(&ob);
+    outbox_free(&ob);
     test_rmdir(dir);
 }
 
@@ -69,7 +69,7 @@ static void read_and_ack(void **state)
     assert_int_equal(out[0].seq, 4);
     assert_int_equal(out[6].seq, 10);
     /* Stored as staged: the packed result, its seq inside. */
-    Faultline__Result *r = faultline__result__unpack(NULL, out[0].len, out[0].data);
+    fl_result *r = faultline__result__unpack(NULL, out[0].len, out[0].data);
     assert_non_null(r);
     assert_int_equal(r->seq, 4);
     assert_string_equal(r->target, "t:1");
@@ -82,7 +82,7 @@ static void read_and_ack(void **state)
     assert_int_equal(n, 4);
     assert_int_equal(out[0].seq, 7);
     outbox_rows_free(out, (size_t)n);
-    outbox_close(&ob);
+    outbox_free(&ob);
     test_rmdir(dir);
 }
 
@@ -106,11 +106,11 @@ static void full_outbox_drops_oldest_as_a_gap(void **state)
     /* Once the collector's mark passes the gap it is forgotten. */
     assert_int_equal(outbox_ack(ob, 150), 0);
     assert_int_equal(outbox_gap(ob, &from, &to, &reason), 0);
-    outbox_close(&ob);
+    outbox_free(&ob);
     /* The drop count survives a restart. */
     ob = outbox_open(path, 100, err, sizeof err);
     assert_int_equal(outbox_dropped(ob), 150);
-    outbox_close(&ob);
+    outbox_free(&ob);
     test_rmdir(dir);
 }
 
@@ -161,7 +161,7 @@ static void staged_results_are_flushed_by_the_outbox(void **state)
     assert_int_equal(f.depth, 7);
     assert_int_equal(outbox_staged(ob), 0);
     assert_int_equal(uv_loop_close(&loop), 0);
-    outbox_close(&ob);
+    outbox_free(&ob);
     test_rmdir(dir);
 }
 

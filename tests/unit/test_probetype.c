@@ -42,9 +42,9 @@ static void every_wire_type_has_one_row(void **state)
 }
 
 /* R alone in a batch envelope, encoded. */
-static size_t pack_one(Faultline__Result *r, uint8_t **buf)
+static size_t pack_one(fl_result *r, uint8_t **buf)
 {
-    Faultline__Result *rs[1] = {r};
+    fl_result *rs[1] = {r};
     Faultline__Batch b = FAULTLINE__BATCH__INIT;
     b.epoch = 1;
     b.results = rs;
@@ -79,7 +79,7 @@ static void every_detail_round_trips_and_formats(void **state)
         void *detail = calloc(1, dd->sizeof_message);
         assert_non_null(detail);
         protobuf_c_message_init(dd, detail);
-        Faultline__Result r = FAULTLINE__RESULT__INIT;
+        fl_result r = FAULTLINE__RESULT__INIT;
         r.seq = 1;
         r.agent = "a1";
         r.probe = (Faultline__ProbeType)pt->type;
@@ -113,7 +113,7 @@ static void every_detail_round_trips_and_formats(void **state)
 static void unknown_type_is_refused(void **state)
 {
     (void)state;
-    Faultline__Result r = FAULTLINE__RESULT__INIT;
+    fl_result r = FAULTLINE__RESULT__INIT;
     r.seq = 1;
     r.agent = "a1";
     r.probe = (Faultline__ProbeType)99;

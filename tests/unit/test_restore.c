@@ -50,7 +50,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     correlate_free(&f->live);
-    store_close(&f->st);
+    store_free(&f->st);
     test_rmdir(f->dir);
     free(f);
     return 0;

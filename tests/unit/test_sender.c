@@ -118,7 +118,7 @@ static void the_window_bounds_what_is_in_flight(void **state)
     snprintf(path, sizeof path, "%s/o.db", dir);
     struct outbox *ob = outbox_open(path, 100000, err, sizeof err);
     assert_non_null(ob);
-    static Faultline__Result rs[5000], *ptrs[5000];
+    static fl_result rs[5000], *ptrs[5000];
     for (size_t i = 0; i < 5000; i++) {
         faultline__result__init(&rs[i]);
         rs[i].probe = FAULTLINE__PROBE_TYPE__PROBE_ICMP;
@@ -157,13 +157,13 @@ static void the_window_bounds_what_is_in_flight(void **state)
     assert_int_equal(p.highest, WINDOW + 1000);
     assert_int_equal(outbox_depth(ob), 5000 - 1000); /* acknowledged rows are gone */
 
-    sender_destroy(&s);
+    sender_free(&s);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     zmq_msg_close(&p.who);
-    transport_close(&p.router);
+    transport_free(&p.router);
     zmq_ctx_term(zctx);
-    outbox_close(&ob);
+    outbox_free(&ob);
     test_rmdir(dir);
 }
 

@@ -27,7 +27,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(&f->st);
+    store_free(&f->st);
     test_rmdir(f->dir);
     free(f);
     return 0;
@@ -221,7 +221,7 @@ static void the_scheme_chooses_the_store(void **state)
     assert_int_equal(store_begin(st), 0);
     assert_true(store_agent_id(st, "a1") > 0);
     assert_int_equal(store_commit(st), 0);
-    store_close(&st);
+    store_free(&st);
     assert_null(st);
     struct store_opts plain = {.url = path, .readonly = 1}; /* the same file, by its path */
     st = store_open(&plain, err, sizeof err);
@@ -229,7 +229,7 @@ static void the_scheme_chooses_the_store(void **state)
     size_t agents = 0;
     assert_int_equal(store_query_agents(st, count_agent, &agents), 0);
     assert_int_equal(agents, 1);
-    store_close(&st);
+    store_free(&st);
     struct store_opts pg = {.url = "postgresql://db.example/faultline"};
     assert_null(store_open(&pg, err, sizeof err));
     assert_non_null(strstr(err, "no PostgreSQL store"));

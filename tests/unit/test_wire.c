@@ -9,11 +9,11 @@
 
 #include "wire.h"
 
-static Faultline__Result *make_result(uint64_t seq)
+static fl_result *make_result(uint64_t seq)
 {
-    static Faultline__Result r[8];
+    static fl_result r[8];
     static Faultline__TcpDetail d[8];
-    Faultline__Result *x = &r[seq % 8];
+    fl_result *x = &r[seq % 8];
     faultline__result__init(x);
     faultline__tcp_detail__init(&d[seq % 8]);
     x->seq = seq;
@@ -35,7 +35,7 @@ static Faultline__Result *make_result(uint64_t seq)
 /* A valid batch of N results starting at FIRST, packed. */
 static size_t pack_batch(uint64_t first, size_t n, uint8_t **out)
 {
-    Faultline__Result *rs[8];
+    fl_result *rs[8];
     for (size_t i = 0; i < n; i++)
         rs[i] = make_result(first + i);
     Faultline__Batch b = FAULTLINE__BATCH__INIT;
@@ -150,7 +150,7 @@ static void random_bytes_never_crash_and_are_rejected(void **state)
 
 static void invalid_fields_are_rejected(void **state)
 {
-    Faultline__Result *rs[2] = {make_result(5), make_result(7)}; /* not contiguous */
+    fl_result *rs[2] = {make_result(5), make_result(7)}; /* not contiguous */
     Faultline__Batch b = FAULTLINE__BATCH__INIT;
     b.epoch = 1;
     b.results = rs;
@@ -215,7 +215,7 @@ static void batch_from_packed_results_is_the_same_bytes(void **state)
 {
     (void)state;
     for (size_t n = 0; n <= 5; n++) {
-        Faultline__Result *rs[8];
+        fl_result *rs[8];
         uint8_t *packed[8];
         size_t lens[8];
         for (size_t i = 0; i < n; i++) {
