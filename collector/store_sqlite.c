@@ -14,14 +14,6 @@
 
 #define STORE_SCHEMA_VERSION 1
 
-/* Bind a named parameter of statement `s` when the filter sets it. */
-#define STORE_BIND_TEXT(name, v) \
-    if (v)                       \
-        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, name), v, -1, SQLITE_STATIC)
-#define STORE_BIND_INT(name, v) \
-    if (v)                      \
-        sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, name), v)
-
 static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS agent("
@@ -544,55 +536,77 @@ static int sqlite_healed_at(struct store *base, const char *agents_json, const c
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* One condition of a query: when ON, SQL joins the WHERE clause and its
+ * parameter PARAM (NULL: none) is bound to TEXT, or else to NUM. */
+struct store_cond {
+    int on;
+    const char *sql, *param, *text;
+    int64_t num;
+};
+
+/* HEAD, the conditions that are on, ORDER and LIMIT (0: none), prepared
+ * and bound.  NULL on error (store_errmsg says why). */
+static sqlite3_stmt *store__select(struct store_sqlite *st, const char *head,
+                                   const struct store_cond *conds, size_t n, const char *order,
+                                   int64_t limit)
+{
+    char sql[2048];
+    size_t len = (size_t)snprintf(sql, sizeof sql, "%s WHERE 1", head);
+    for (size_t i = 0; i < n && len < sizeof sql; i++)
+        if (conds[i].on)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, " AND %s", conds[i].sql);
+    if (len < sizeof sql)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, " ORDER BY %s%s", order,
+                                limit > 0 ? " LIMIT :limit" : "");
+    sqlite3_stmt *s;
+    if (len >= sizeof sql || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!conds[i].on || !conds[i].param)
+            continue;
+        int k = sqlite3_bind_parameter_index(s, conds[i].param);
+        if (conds[i].text)
+            sqlite3_bind_text(s, k, conds[i].text, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(s, k, conds[i].num);
+    }
+    if (limit > 0)
+        sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":limit"), limit);
+    return s;
+}
+
 static int sqlite_query_incidents(struct store *base, const struct store_incident_filter *f,
-                          int (*fn)(void *ctx, const struct store_incident *in), void *ctx)
+                                  int (*fn)(void *ctx, const struct store_incident *in),
+                                  void *ctx)
 {
     struct store_sqlite *st = (struct store_sqlite *)base;
-    char sql[2048];
-    int n = snprintf(sql, sizeof sql,
-                     "SELECT id, verdict, component, fault_code, start_us, coalesce(end_us, 0),"
-                     " updated_us, coalesce(agents, '[]'), coalesce(targets, '[]'), npairs,"
-                     " coalesce(explanation, '') FROM incident WHERE 1");
-    if (f->id)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND id = :id");
-    if (f->verdict)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND verdict = :verdict");
-    if (f->component)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND component = :component");
-    if (f->agent)
-        n += snprintf(sql + n, sizeof sql - (size_t)n,
-                      " AND EXISTS (SELECT 1 FROM json_each(incident.agents) WHERE value = :agent)");
-    if (f->target)
-        n += snprintf(sql + n, sizeof sql - (size_t)n,
-                      " AND EXISTS (SELECT 1 FROM json_each(incident.targets) WHERE value = :target)");
-    if (f->region)
-        n += snprintf(sql + n, sizeof sql - (size_t)n,
-                      " AND EXISTS (SELECT 1 FROM json_each(incident.agents) j JOIN agent a"
-                      " ON a.name = j.value WHERE json_extract(a.labels, '$.region') = :region)");
-    if (f->fault_code)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND fault_code = :fault");
-    if (f->open_only)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND end_us IS NULL");
-    if (f->since_us)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND coalesce(end_us, :since) >= :since");
-    if (f->until_us)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND start_us < :until");
-    n += snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY start_us DESC, id DESC");
-    if (f->limit > 0)
-        snprintf(sql + n, sizeof sql - (size_t)n, " LIMIT :limit");
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    const struct store_cond conds[] = {
+        {f->id != 0, "id = :id", ":id", NULL, f->id},
+        {f->verdict != NULL, "verdict = :verdict", ":verdict", f->verdict, 0},
+        {f->component != NULL, "component = :component", ":component", f->component, 0},
+        {f->agent != NULL,
+         "EXISTS (SELECT 1 FROM json_each(incident.agents) WHERE value = :agent)", ":agent",
+         f->agent, 0},
+        {f->target != NULL,
+         "EXISTS (SELECT 1 FROM json_each(incident.targets) WHERE value = :target)", ":target",
+         f->target, 0},
+        {f->region != NULL,
+         "EXISTS (SELECT 1 FROM json_each(incident.agents) j JOIN agent a"
+         " ON a.name = j.value WHERE json_extract(a.labels, '$.region') = :region)",
+         ":region", f->region, 0},
+        {f->fault_code != 0, "fault_code = :fault", ":fault", NULL, f->fault_code},
+        {f->open_only, "end_us IS NULL", NULL, NULL, 0},
+        {f->since_us != 0, "coalesce(end_us, :since) >= :since", ":since", NULL, f->since_us},
+        {f->until_us != 0, "start_us < :until", ":until", NULL, f->until_us},
+    };
+    sqlite3_stmt *s = store__select(
+        st,
+        "SELECT id, verdict, component, fault_code, start_us, coalesce(end_us, 0),"
+        " updated_us, coalesce(agents, '[]'), coalesce(targets, '[]'), npairs,"
+        " coalesce(explanation, '') FROM incident",
+        conds, sizeof conds / sizeof conds[0], "start_us DESC, id DESC", f->limit);
+    if (!s)
         return -1;
-    STORE_BIND_INT(":id", f->id);
-    STORE_BIND_TEXT(":verdict", f->verdict);
-    STORE_BIND_TEXT(":component", f->component);
-    STORE_BIND_TEXT(":agent", f->agent);
-    STORE_BIND_TEXT(":target", f->target);
-    STORE_BIND_TEXT(":region", f->region);
-    STORE_BIND_INT(":fault", f->fault_code);
-    STORE_BIND_INT(":since", f->since_us);
-    STORE_BIND_INT(":until", f->until_us);
-    STORE_BIND_INT(":limit", f->limit > 0 ? f->limit : 0);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_incident in = {
@@ -618,44 +632,28 @@ static int sqlite_query_incidents(struct store *base, const struct store_inciden
 /* ---- queries ---------------------------------------------------------- */
 
 static int sqlite_query_results(struct store *base, const struct store_filter *f,
-                        int (*fn)(void *ctx, const struct store_result_row *row), void *ctx)
+                                int (*fn)(void *ctx, const struct store_result_row *row),
+                                void *ctx)
 {
     struct store_sqlite *st = (struct store_sqlite *)base;
-    char sql[1024];
-    int n = snprintf(sql, sizeof sql,
-                     "SELECT a.name, r.epoch, r.seq, r.ts_us, r.probe, r.status, t.name,"
-                     " t.address, r.message, r.duration_us, r.fault_code, r.detail"
-                     " FROM result r JOIN agent a ON a.id = r.agent_id"
-                     " JOIN target t ON t.id = r.target_id WHERE 1");
-    if (f->agent)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND a.name = :agent");
-    if (f->target)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND t.name = :target");
-    if (f->probe)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND r.probe = :probe");
-    if (f->status > 0)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND r.status = :status");
-    if (f->status < 0)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND r.status <> 1");
-    if (f->since_us)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND r.ts_us >= :since");
-    if (f->until_us)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND r.ts_us < :until");
-    n += snprintf(sql + n, sizeof sql - (size_t)n, f->oldest_first
-                  ? " ORDER BY r.ts_us, r.seq" : " ORDER BY r.ts_us DESC, r.seq DESC");
-    if (f->limit > 0)
-        snprintf(sql + n, sizeof sql - (size_t)n, " LIMIT :limit");
-
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    const struct store_cond conds[] = {
+        {f->agent != NULL, "a.name = :agent", ":agent", f->agent, 0},
+        {f->target != NULL, "t.name = :target", ":target", f->target, 0},
+        {f->probe != 0, "r.probe = :probe", ":probe", NULL, f->probe},
+        {f->status > 0, "r.status = :status", ":status", NULL, f->status},
+        {f->status < 0, "r.status <> 1", NULL, NULL, 0},
+        {f->since_us != 0, "r.ts_us >= :since", ":since", NULL, f->since_us},
+        {f->until_us != 0, "r.ts_us < :until", ":until", NULL, f->until_us},
+    };
+    sqlite3_stmt *s = store__select(
+        st,
+        "SELECT a.name, r.epoch, r.seq, r.ts_us, r.probe, r.status, t.name,"
+        " t.address, r.message, r.duration_us, r.fault_code, r.detail"
+        " FROM result r JOIN agent a ON a.id = r.agent_id JOIN target t ON t.id = r.target_id",
+        conds, sizeof conds / sizeof conds[0],
+        f->oldest_first ? "r.ts_us, r.seq" : "r.ts_us DESC, r.seq DESC", f->limit);
+    if (!s)
         return -1;
-    STORE_BIND_TEXT(":agent", f->agent);
-    STORE_BIND_TEXT(":target", f->target);
-    STORE_BIND_INT(":probe", f->probe);
-    STORE_BIND_INT(":status", f->status > 0 ? f->status : 0);
-    STORE_BIND_INT(":since", f->since_us);
-    STORE_BIND_INT(":until", f->until_us);
-    STORE_BIND_INT(":limit", f->limit > 0 ? f->limit : 0);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_result_row row = {

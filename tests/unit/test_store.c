@@ -59,6 +59,13 @@ static int count_rows(void *ctx, const struct store_result_row *row)
     return 0;
 }
 
+static int count_incident(void *ctx, const struct store_incident *in)
+{
+    (void)in;
+    (*(int *)ctx)++;
+    return 0;
+}
+
 static int stored(struct store *st)
 {
     int n = 0;
@@ -206,6 +213,50 @@ static void readonly_open_refuses_foreign_files(void **state)
     test_rmdir(dir);
 }
 
+static int count_filtered(struct store *st, struct store_filter f)
+{
+    int n = 0;
+    assert_int_equal(store_query_results(st, &f, count_rows, &n), 0);
+    return n;
+}
+
+/* Each filter narrows what a query returns, and together they all hold. */
+static void filters_narrow_the_results(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_begin(f->st), 0);
+    int64_t a1 = store_agent_id(f->st, "a1"), a2 = store_agent_id(f->st, "a2");
+    size_t ins;
+    uint64_t mark;
+    assert_int_equal(store_put_results(f->st, a1, 1, make(1, 10), 10, NULL, &ins, &mark), 0);
+    assert_int_equal(store_put_results(f->st, a2, 1, make(1, 6), 6, NULL, &ins, &mark), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    int64_t t0 = 1795300000000000;
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.agent = "a1"}), 10);
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.status = -1}), 5 + 3);
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.agent = "a2", .status = 1}), 3);
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.target = "nowhere"}), 0);
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.since_us = t0 + 5}), 6 + 2);
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.until_us = t0 + 5}), 4 + 4);
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.probe = 2}), 0);
+    assert_int_equal(count_filtered(f->st, (struct store_filter){.agent = "a1", .limit = 3}), 3);
+    struct store_incident in = {.verdict = "TARGET", .component = "web", .explanation = "x",
+                                .agents_json = "[\"a1\"]", .targets_json = "[\"web:80\"]",
+                                .fault_code = 0x3791, .start_us = t0, .updated_us = t0};
+    int64_t id;
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_incident_open(f->st, &in, &id), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    int n = 0;
+    struct store_incident_filter inf = {.agent = "a1", .open_only = 1, .verdict = "TARGET"};
+    assert_int_equal(store_query_incidents(f->st, &inf, count_incident, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    inf.agent = "a2";
+    assert_int_equal(store_query_incidents(f->st, &inf, count_incident, &n), 0);
+    assert_int_equal(n, 0);
+}
+
 /* A store is chosen by its location's scheme: sqlite:PATH is the same
  * SQLite file as PATH; a scheme without a backend is refused by name. */
 static void the_scheme_chooses_the_store(void **state)
@@ -247,6 +298,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(gap_moves_the_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(gap_rows_hold_only_the_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(rollback_forgets_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(filters_narrow_the_results, setup, teardown),
         cmocka_unit_test(readonly_open_refuses_foreign_files),
         cmocka_unit_test(the_scheme_chooses_the_store),
     };
