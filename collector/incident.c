@@ -33,7 +33,8 @@ struct pending {
 };
 
 struct incidents {
-    struct store *st;
+    struct store *st;   /* during incidents_apply only; NULL: no store */
+    int64_t last_id;    /* the highest id known (numbers incidents without a store) */
     int64_t confirm_us;
     struct pending *pending;
     size_t npending, cappending;
@@ -125,22 +126,23 @@ static int incidents__load(void *ctx, const struct store_incident *in)
     o->targets = strdup(in->targets_json);
     snprintf(o->explanation, sizeof o->explanation, "%s", in->explanation ? in->explanation : "");
     o->fault = (uint16_t)in->fault_code;
+    if (in->id > inc->last_id)
+        inc->last_id = in->id;
     return 0;
 }
 
-struct incidents *incidents_new(struct store *st, int64_t confirm_us)
+struct incidents *incidents_new(int64_t confirm_us)
 {
     struct incidents *inc = calloc(1, sizeof *inc);
-    if (!inc)
-        return NULL;
-    inc->st = st;
-    inc->confirm_us = confirm_us;
-    struct store_incident_filter f = {.open_only = 1};
-    if (store_query_incidents(st, &f, incidents__load, inc) != 0) {
-        incidents_free(&inc);
-        return NULL;
-    }
+    if (inc)
+        inc->confirm_us = confirm_us;
     return inc;
+}
+
+int incidents_load(struct incidents *inc, struct store *st)
+{
+    struct store_incident_filter f = {.open_only = 1};
+    return store_query_incidents(st, &f, incidents__load, inc);
 }
 
 static void incidents__drop(struct open_incident *o)
@@ -225,7 +227,7 @@ static int incidents__refresh(struct incidents *inc, struct open_incident *o,
     if (fault_level(o->fault) <= fault_level((uint16_t)in->fault_code))
         in->fault_code = o->fault;
     o->fault = (uint16_t)in->fault_code;
-    int rc = store_incident_update(inc->st, in);
+    int rc = inc->st ? store_incident_update(inc->st, in) : 0;
     free(o->agents);
     free(o->targets);
     o->agents = *agents;
@@ -241,8 +243,8 @@ static int incidents__refresh(struct incidents *inc, struct open_incident *o,
 static int incidents__open(struct incidents *inc, const struct store_incident *in,
                            size_t *opened)
 {
-    int64_t id;
-    if (store_incident_open(inc->st, in, &id) != 0)
+    int64_t id = inc->last_id + 1; /* without a store: numbered here */
+    if (inc->st && store_incident_open(inc->st, in, &id) != 0)
         return -1;
     struct store_incident row = *in;
     row.id = id;
@@ -290,12 +292,12 @@ static int incidents__diagnosis(struct incidents *inc, const struct corr_diagnos
 static int incidents__close(struct incidents *inc, struct open_incident *o, int64_t now_us)
 {
     int64_t end_us = now_us, healed_us = 0;
-    if (strcmp(o->verdict, correlate_verdict_name(CORR_DRIFT)) &&
+    if (inc->st && strcmp(o->verdict, correlate_verdict_name(CORR_DRIFT)) &&
         store_healed_at(inc->st, o->agents, o->targets, o->start_us, &healed_us) != 0)
         return -1;
     if (healed_us > o->start_us && healed_us < now_us)
         end_us = healed_us;
-    if (store_incident_close(inc->st, o->id, end_us) != 0)
+    if (inc->st && store_incident_close(inc->st, o->id, end_us) != 0)
         return -1;
     log_info("incident %lld closed: %s %s after %lld s (healed %.1f s ago)", (long long)o->id,
              o->verdict, o->component, (long long)((end_us - o->start_us) / 1000000),
@@ -316,8 +318,8 @@ static void incidents__forget_pending(struct incidents *inc)
     }
 }
 
-int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
-                    int64_t now_us, size_t *opened, size_t *closed)
+static int incidents__apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
+                            int64_t now_us, size_t *opened, size_t *closed)
 {
     size_t o_count = 0, c_count = 0;
     for (size_t i = 0; i < inc->nopen; i++)
@@ -345,4 +347,13 @@ int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_
     if (closed)
         *closed = c_count;
     return 0;
+}
+
+int incidents_apply(struct incidents *inc, struct store *st, const struct corr_diagnosis *d,
+                    size_t n, int64_t now_us, size_t *opened, size_t *closed)
+{
+    inc->st = st; /* borrowed for this evaluation only */
+    int rc = incidents__apply(inc, d, n, now_us, opened, closed);
+    inc->st = NULL;
+    return rc;
 }

@@ -31,18 +31,24 @@ struct incident {
 
 struct incidents;
 
-/* Load the incidents still open in ST (a restarted collector carries on).
- * A diagnosis opens an incident once it has held for CONFIRM_US: while
- * the pairs of a fault turn failing one after the other, the picture
- * passes through partial diagnoses (a PATH before the whole REGION shows)
- * that must not page anyone. */
-struct incidents *incidents_new(struct store *st, int64_t confirm_us);
+/* Incidents of diagnoses held for CONFIRM_US: while the pairs of a fault
+ * turn failing one after the other, the picture passes through partial
+ * diagnoses (a PATH before the whole REGION shows) that must not page
+ * anyone.  NULL when out of memory. */
+struct incidents *incidents_new(int64_t confirm_us);
 void incidents_free(struct incidents **inc);
 
-/* Apply one evaluation at NOW_US inside the caller's transaction.  Counts of
- * what changed go to OPENED/CLOSED (may be NULL).  0 or -1 (store error). */
-int incidents_apply(struct incidents *inc, const struct corr_diagnosis *d, size_t n,
-                    int64_t now_us, size_t *opened, size_t *closed);
+/* Take on the incidents still open in ST (a restarted collector carries
+ * on).  0 or -1 (store error). */
+int incidents_load(struct incidents *inc, struct store *st);
+
+/* Apply one evaluation at NOW_US, written to ST inside the caller's
+ * transaction; ST NULL keeps it all in memory (new incidents are numbered
+ * here, and one ends when it is seen gone), which is the logic alone.
+ * Counts of what changed go to OPENED/CLOSED (may be NULL).  0 or -1
+ * (store error). */
+int incidents_apply(struct incidents *inc, struct store *st, const struct corr_diagnosis *d,
+                    size_t n, int64_t now_us, size_t *opened, size_t *closed);
 
 /* What incidents_apply() changed, in order: call once the transaction
  * is committed (the events are then forgotten).  FN may be NULL to drop

@@ -199,6 +199,15 @@ static void collector__ingest_run(void *ctx, const zmq_pollitem_t *items, size_t
     }
 }
 
+/* The incidents, as the store has them open.  NULL on error. */
+static struct incidents *collector__incidents(struct collector *c)
+{
+    struct incidents *inc = incidents_new(c->cfg->corr.confirm_after_us);
+    if (inc && incidents_load(inc, c->st) != 0)
+        incidents_free(&inc);
+    return inc;
+}
+
 static long collector__evaluate_timeout(void *ctx)
 {
     return collector__until(((struct collector *)ctx)->next_eval_ns);
@@ -216,12 +225,12 @@ static void collector__evaluate_run(void *ctx, const zmq_pollitem_t *items, size
         return;
     size_t nd = correlate_evaluate(c->corr, time_now_us(), c->diag, COLLECTOR_MAX_DIAGNOSES);
     if (store_begin(c->st) == 0) {
-        if (incidents_apply(c->inc, c->diag, nd, time_now_us(), NULL, NULL) != 0 ||
+        if (incidents_apply(c->inc, c->st, c->diag, nd, time_now_us(), NULL, NULL) != 0 ||
             store_commit(c->st) != 0) {
             store_rollback(c->st);
             log_error("cannot record incidents: %s", store_errmsg(c->st));
             incidents_free(&c->inc);
-            c->inc = incidents_new(c->st, c->cfg->corr.confirm_after_us);
+            c->inc = collector__incidents(c);
         } else { /* committed: now the world may hear of it */
             incidents_flush_events(c->inc, collector__alert, c->alerts);
         }
@@ -335,7 +344,7 @@ static int collector__open_parts(struct collector *c, char *err, size_t errlen)
                  (unsigned long long)replayed, (long long)(cfg->corr.window_us / 1000000),
                  correlate_failing(c->corr));
     collector__note_refusals(c, 1); /* a new run: nobody has knocked yet */
-    c->inc = incidents_new(c->st, cfg->corr.confirm_after_us);
+    c->inc = collector__incidents(c);
     if (!c->inc) {
         log_error("cannot load open incidents: %s", store_errmsg(c->st));
         return -1;

@@ -168,11 +168,20 @@ static void count_event(void *ctx, enum incident_event ev, const struct incident
         resolved_end = in->end_us;
 }
 
+/* Open incidents as the store has them. */
+static struct incidents *open_incidents(struct store *st, int64_t confirm_us)
+{
+    struct incidents *inc = incidents_new(confirm_us);
+    assert_non_null(inc);
+    assert_int_equal(incidents_load(inc, st), 0);
+    return inc;
+}
+
 static int64_t evaluate(struct store *st, struct correlate *c, struct incidents *inc, int64_t now)
 {
     size_t n = correlate_evaluate(c, now, d1, 16);
     assert_int_equal(store_begin(st), 0);
-    assert_int_equal(incidents_apply(inc, d1, n, now, NULL, NULL), 0);
+    assert_int_equal(incidents_apply(inc, st, d1, n, now, NULL, NULL), 0);
     assert_int_equal(store_commit(st), 0);
     incidents_flush_events(inc, count_event, NULL);
     return (int64_t)n;
@@ -203,7 +212,7 @@ static int end_of(void *ctx, const struct store_incident *in)
 static void a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_healed(void **state)
 {
     struct fixture *f = *state;
-    struct incidents *inc = incidents_new(f->st, 3 * S);
+    struct incidents *inc = open_incidents(f->st, 3 * S);
     opens = resolves = 0;
     for (int k = 0; k < 5; k++) {
         round_of(f, k, 1, &f->live, 1);
@@ -218,7 +227,7 @@ static void a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_he
     struct correlate *again = correlate_new(NULL);
     uint64_t replayed;
     assert_int_equal(collector_restore(f->st, again, 5 * 60 * S, start, &replayed), 0);
-    inc = incidents_new(f->st, 3 * S);
+    inc = open_incidents(f->st, 3 * S);
     for (int k = 15; k < 20; k++) { /* the agents are back; still failing */
         round_of(f, k, 1, &again, 1);
         evaluate(f->st, again, inc, T0 + k * EVERY + S);
@@ -236,7 +245,7 @@ static void a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_he
     start = T0 + 40 * EVERY;
     again = correlate_new(NULL);
     assert_int_equal(collector_restore(f->st, again, 5 * 60 * S, start, &replayed), 0);
-    inc = incidents_new(f->st, 3 * S);
+    inc = open_incidents(f->st, 3 * S);
     for (int k = 22; k < 42; k++)
         round_of(f, k, 0, &again, 1); /* the backlog, then the present */
     evaluate(f->st, again, inc, start + S);
@@ -256,7 +265,7 @@ static void a_standing_fault_keeps_its_incident_and_a_healed_one_ends_when_it_he
 static void drift_ends_when_it_is_seen_gone(void **state)
 {
     struct fixture *f = *state;
-    struct incidents *inc = incidents_new(f->st, 0);
+    struct incidents *inc = open_incidents(f->st, 0);
     round_of(f, 0, 1, NULL, 0); /* a failure of web:80, then good answers */
     round_of(f, 1, 0, NULL, 0);
     struct corr_diagnosis d = {.verdict = CORR_DRIFT, .fault = 0x4145, .nagents = 1,
@@ -266,13 +275,13 @@ static void drift_ends_when_it_is_seen_gone(void **state)
     snprintf(d.targets[0], sizeof d.targets[0], "web:80");
     snprintf(d.explanation, sizeof d.explanation, "Server headers differ");
     assert_int_equal(store_begin(f->st), 0);
-    assert_int_equal(incidents_apply(inc, &d, 1, T0 - S, NULL, NULL), 0);
+    assert_int_equal(incidents_apply(inc, f->st, &d, 1, T0 - S, NULL, NULL), 0);
     assert_int_equal(store_commit(f->st), 0);
     round_of(f, 2, 1, NULL, 0);
     round_of(f, 3, 0, NULL, 0);
     resolves = 0;
     assert_int_equal(store_begin(f->st), 0);
-    assert_int_equal(incidents_apply(inc, NULL, 0, T0 + 60 * S, NULL, NULL), 0);
+    assert_int_equal(incidents_apply(inc, f->st, NULL, 0, T0 + 60 * S, NULL, NULL), 0);
     assert_int_equal(store_commit(f->st), 0);
     incidents_flush_events(inc, count_event, NULL);
     assert_int_equal(resolves, 1);
