@@ -114,3 +114,10 @@ int cli_finish(const struct cli *c, const char *cmd, struct store **st, int err,
     store_free(st);
     return err ? 1 : 0;
 }
+
+void cli_join_names(const struct store_names *names, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0, used = 0; i < names->n && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", names->v[i]);
+}

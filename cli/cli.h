@@ -49,6 +49,9 @@ int cli_json_only(struct cli *c, int argc, char **argv);
 int cli_finish(const struct cli *c, const char *cmd, struct store **st, int err, size_t rows,
                const char *none);
 
+/* NAMES joined with ", " into OUT (cut to LEN). */
+void cli_join_names(const struct store_names *names, char *out, size_t len);
+
 int cmd_results(struct cli *c, int argc, char **argv);   /* cmd_results.c */
 int cmd_agents(struct cli *c, int argc, char **argv);    /* cmd_agents.c */
 int cmd_gaps(struct cli *c, int argc, char **argv);      /* cmd_agents.c */

@@ -38,7 +38,10 @@ static int incidents_row(void *ctx, const struct store_incident *in)
         fault_format((uint16_t)in->fault_code, f, sizeof f);
         printf("  fault   %s\n  start   %s\n  end     %s\n  lasted  %.0f s%s\n", f, start,
                in->end_us ? end : "(open)", dur, in->end_us ? "" : " so far");
-        printf("  agents  %s\n  targets %s\n  pairs   %lld\n", in->agents_json, in->targets_json,
+        char agents[1024], targets[1024];
+        cli_join_names(&in->agents, agents, sizeof agents);
+        cli_join_names(&in->targets, targets, sizeof targets);
+        printf("  agents  %s\n  targets %s\n  pairs   %lld\n", agents, targets,
                (long long)in->npairs);
         json_t *ev = rc->st ? query_evidence(rc->st, in, time_now_us()) : NULL;
         static const char *const groups[] = {"failures", "traces", "captures"};

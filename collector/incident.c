@@ -9,10 +9,16 @@
 #include "log.h"
 #include "query.h"
 
+/* A set of names, in the order they were first seen. */
+struct name_set {
+    char **v;
+    size_t n, cap;
+};
+
 struct open_incident {
     int64_t id, start_us;
     char verdict[32], component[CORR_NAME];
-    char *agents, *targets; /* as stored, to notice a change */
+    struct name_set agents, targets; /* what it blames: they only grow while it is open */
     char explanation[384];
     uint16_t fault;
     int seen;
@@ -54,14 +60,66 @@ const char *incident_event_name(enum incident_event e)
     return "?";
 }
 
-static void incidents__snapshot(const struct open_incident *o, struct incident *out,
-                                int64_t end_us)
+/* Add NAME unless it is in S already: 1 when added, 0 when it was, -1
+ * out of memory. */
+static int name_set_add(struct name_set *s, const char *name)
 {
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], name))
+            return 0;
+    char *copy = strdup(name);
+    if (!copy || FL_GROW(s->v, s->cap, s->n, 8)) {
+        free(copy);
+        return -1;
+    }
+    s->v[s->n++] = copy;
+    return 1;
+}
+
+static void name_set_free(struct name_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    *s = (struct name_set){0};
+}
+
+static struct store_names name_set_view(const struct name_set *s)
+{
+    return (struct store_names){.v = (const char *const *)s->v, .n = s->n};
+}
+
+/* S as JSON text (a new string), for the alerts. */
+static char *name_set_json(const struct name_set *s)
+{
+    struct store_names view = name_set_view(s);
+    json_t *a = query_names_of(&view);
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
+/* O as the alerts see it, ending at END_US (0: open); its strings are
+ * copies, kept in OWN[5] (freed by the caller).  0, or -1 out of memory. */
+static int incidents__snapshot(const struct open_incident *o, struct incident *out,
+                               int64_t end_us, char *own[5])
+{
+    own[0] = strdup(o->verdict);
+    own[1] = strdup(o->component);
+    own[2] = strdup(o->explanation);
+    own[3] = name_set_json(&o->agents);
+    own[4] = name_set_json(&o->targets);
+    if (!own[0] || !own[1] || !own[2] || !own[3] || !own[4]) {
+        for (int i = 0; i < 5; i++)
+            free(own[i]);
+        return -1;
+    }
     *out = (struct incident){
-        .id = o->id, .verdict = o->verdict, .component = o->component,
-        .explanation = o->explanation, .agents_json = o->agents, .targets_json = o->targets,
-        .fault = o->fault, .start_us = o->start_us, .end_us = end_us,
+        .id = o->id, .verdict = own[0], .component = own[1], .explanation = own[2],
+        .agents_json = own[3], .targets_json = own[4], .fault = o->fault,
+        .start_us = o->start_us, .end_us = end_us,
     };
+    return 0;
 }
 
 static void incidents__event(struct incidents *inc, enum incident_event ev,
@@ -70,21 +128,9 @@ static void incidents__event(struct incidents *inc, enum incident_event ev,
     if (FL_GROW(inc->events, inc->capevents, inc->nevents, 16))
         return;
     struct incident_change *e = &inc->events[inc->nevents];
-    struct incident snap;
-    incidents__snapshot(o, &snap, end_us);
     e->ev = ev;
-    e->in = snap;
-    e->in.verdict = e->own[0] = strdup(o->verdict);
-    e->in.component = e->own[1] = strdup(o->component);
-    e->in.explanation = e->own[2] = strdup(o->explanation);
-    e->in.agents_json = e->own[3] = strdup(o->agents ? o->agents : "[]");
-    e->in.targets_json = e->own[4] = strdup(o->targets ? o->targets : "[]");
-    if (!e->own[0] || !e->own[1] || !e->own[2] || !e->own[3] || !e->own[4]) {
-        for (int i = 0; i < 5; i++)
-            free(e->own[i]);
-        return;
-    }
-    inc->nevents++;
+    if (incidents__snapshot(o, &e->in, end_us, e->own) == 0)
+        inc->nevents++;
 }
 
 static void incidents__drop_events(struct incidents *inc)
@@ -106,8 +152,12 @@ void incidents_foreach_open(struct incidents *inc, incidents_event_fn fn, void *
 {
     for (size_t i = 0; i < inc->nopen; i++) {
         struct incident snap;
-        incidents__snapshot(&inc->open[i], &snap, 0);
+        char *own[5];
+        if (incidents__snapshot(&inc->open[i], &snap, 0, own) != 0)
+            continue;
         fn(ctx, INCIDENT_OPEN, &snap);
+        for (int k = 0; k < 5; k++)
+            free(own[k]);
     }
 }
 
@@ -122,8 +172,10 @@ static int incidents__load(void *ctx, const struct store_incident *in)
     o->start_us = in->start_us;
     snprintf(o->verdict, sizeof o->verdict, "%s", in->verdict);
     snprintf(o->component, sizeof o->component, "%s", in->component);
-    o->agents = strdup(in->agents_json);
-    o->targets = strdup(in->targets_json);
+    for (size_t i = 0; i < in->agents.n; i++)
+        name_set_add(&o->agents, in->agents.v[i]);
+    for (size_t i = 0; i < in->targets.n; i++)
+        name_set_add(&o->targets, in->targets.v[i]);
     snprintf(o->explanation, sizeof o->explanation, "%s", in->explanation ? in->explanation : "");
     o->fault = (uint16_t)in->fault_code;
     if (in->id > inc->last_id)
@@ -147,8 +199,8 @@ int incidents_load(struct incidents *inc, struct store *st)
 
 static void incidents__drop(struct open_incident *o)
 {
-    free(o->agents);
-    free(o->targets);
+    name_set_free(&o->agents);
+    name_set_free(&o->targets);
 }
 
 void incidents_free(struct incidents **pinc)
@@ -163,24 +215,6 @@ void incidents_free(struct incidents **pinc)
     free((*pinc)->open);
     free(*pinc);
     *pinc = NULL;
-}
-
-/* NAMES as a JSON array, joined to the names already in PREVIOUS (a JSON
- * array, or NULL): an incident's blamed set only grows while it is open. */
-static char *incidents__names(const char *previous, const char (*names)[CORR_NAME], size_t n)
-{
-    json_t *a = query_names(previous);
-    for (size_t i = 0; i < n; i++) {
-        size_t k;
-        json_t *v;
-        int found = 0;
-        json_array_foreach(a, k, v) found |= !strcmp(json_string_value(v), names[i]);
-        if (!found)
-            json_array_append_new(a, json_string(names[i]));
-    }
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
 }
 
 /* Has the diagnosis (VERDICT, COMPONENT) held for confirm_us?  Tracks it
@@ -214,26 +248,43 @@ static struct open_incident *incidents__find(struct incidents *inc, const char *
     return NULL;
 }
 
-/* O seen again as IN (its agents and targets, taken): when it grew, keep
- * the larger sets and the explanation of the moment it grew; its fault
- * stays the most severe seen while open.  0 or -1 (store). */
+/* The names of D (COUNT of them) into S: 1 when S grew, 0 when it had
+ * them all, -1 out of memory. */
+static int incidents__add_names(struct name_set *s, const char (*names)[CORR_NAME], size_t count)
+{
+    int grew = 0;
+    for (size_t i = 0; i < count; i++) {
+        int rc = name_set_add(s, names[i]);
+        if (rc < 0)
+            return -1;
+        grew |= rc;
+    }
+    return grew;
+}
+
+/* O seen again as D: when what it blames grew (an incident's sets only
+ * grow while it is open), keep the explanation of the moment it grew; its
+ * fault stays the most severe seen while open.  0 or -1. */
 static int incidents__refresh(struct incidents *inc, struct open_incident *o,
-                              struct store_incident *in, char **agents, char **targets)
+                              const struct corr_diagnosis *d, int64_t now_us)
 {
     o->seen = 1;
-    if (!strcmp(o->agents, *agents) && !strcmp(o->targets, *targets))
+    int a = incidents__add_names(&o->agents, d->agents, d->nagents);
+    int t = incidents__add_names(&o->targets, d->targets, d->ntargets);
+    if (a < 0 || t < 0)
+        return -1;
+    if (!a && !t)
         return 0;
-    in->id = o->id;
-    if (fault_level(o->fault) <= fault_level((uint16_t)in->fault_code))
-        in->fault_code = o->fault;
-    o->fault = (uint16_t)in->fault_code;
-    int rc = inc->st ? store_incident_update(inc->st, in) : 0;
-    free(o->agents);
-    free(o->targets);
-    o->agents = *agents;
-    o->targets = *targets;
-    *agents = *targets = NULL;
-    snprintf(o->explanation, sizeof o->explanation, "%s", in->explanation);
+    if (fault_level(o->fault) > fault_level(d->fault))
+        o->fault = d->fault;
+    snprintf(o->explanation, sizeof o->explanation, "%s", d->explanation);
+    struct store_incident in = {
+        .id = o->id, .verdict = o->verdict, .component = o->component,
+        .explanation = o->explanation, .agents = name_set_view(&o->agents),
+        .targets = name_set_view(&o->targets), .fault_code = o->fault, .start_us = now_us,
+        .updated_us = now_us, .npairs = (int64_t)d->npairs,
+    };
+    int rc = inc->st ? store_incident_update(inc->st, &in) : 0;
     if (rc == 0)
         incidents__event(inc, INCIDENT_UPDATE, o, 0);
     return rc;
@@ -265,22 +316,24 @@ static int incidents__diagnosis(struct incidents *inc, const struct corr_diagnos
 {
     const char *verdict = correlate_verdict_name(d->verdict);
     struct open_incident *o = incidents__find(inc, verdict, d->component);
-    if (!o && !incidents__confirmed(inc, verdict, d->component, now_us))
+    if (o)
+        return incidents__refresh(inc, o, d, now_us);
+    if (!incidents__confirmed(inc, verdict, d->component, now_us))
         return 0;
-    char *agents = incidents__names(o ? o->agents : NULL, d->agents, d->nagents);
-    char *targets = incidents__names(o ? o->targets : NULL, d->targets, d->ntargets);
+    struct name_set agents = {0}, targets = {0};
     int rc = -1;
-    if (agents && targets) {
+    if (incidents__add_names(&agents, d->agents, d->nagents) >= 0 &&
+        incidents__add_names(&targets, d->targets, d->ntargets) >= 0) {
         struct store_incident in = {
             .verdict = verdict, .component = d->component, .explanation = d->explanation,
-            .agents_json = agents, .targets_json = targets, .fault_code = d->fault,
-            .start_us = now_us, .updated_us = now_us, .npairs = (int64_t)d->npairs,
+            .agents = name_set_view(&agents), .targets = name_set_view(&targets),
+            .fault_code = d->fault, .start_us = now_us, .updated_us = now_us,
+            .npairs = (int64_t)d->npairs,
         };
-        rc = o ? incidents__refresh(inc, o, &in, &agents, &targets)
-               : incidents__open(inc, &in, opened);
+        rc = incidents__open(inc, &in, opened);
     }
-    free(agents);
-    free(targets);
+    name_set_free(&agents);
+    name_set_free(&targets);
     return rc;
 }
 
@@ -292,8 +345,9 @@ static int incidents__diagnosis(struct incidents *inc, const struct corr_diagnos
 static int incidents__close(struct incidents *inc, struct open_incident *o, int64_t now_us)
 {
     int64_t end_us = now_us, healed_us = 0;
+    struct store_names agents = name_set_view(&o->agents), targets = name_set_view(&o->targets);
     if (inc->st && strcmp(o->verdict, correlate_verdict_name(CORR_DRIFT)) &&
-        store_healed_at(inc->st, o->agents, o->targets, o->start_us, &healed_us) != 0)
+        store_healed_at(inc->st, &agents, &targets, o->start_us, &healed_us) != 0)
         return -1;
     if (healed_us > o->start_us && healed_us < now_us)
         end_us = healed_us;

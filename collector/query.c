@@ -27,6 +27,14 @@ json_t *query_names(const char *text)
     return a;
 }
 
+json_t *query_names_of(const struct store_names *names)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < names->n; i++)
+        json_array_append_new(a, json_string(names->v[i]));
+    return a;
+}
+
 json_t *query_incident_json(const struct store_incident *in, int64_t now_us)
 {
     char fault[12];
@@ -38,8 +46,8 @@ json_t *query_incident_json(const struct store_incident *in, int64_t now_us)
                           "id", (json_int_t)in->id, "verdict", in->verdict, "component",
                           in->component, "fault_code", fault, "level", fi.level, "start",
                           query_time(in->start_us), "duration_s", dur, "open", !in->end_us,
-                          "agents", query_names(in->agents_json), "targets",
-                          query_names(in->targets_json), "pairs", (json_int_t)in->npairs,
+                          "agents", query_names_of(&in->agents), "targets",
+                          query_names_of(&in->targets), "pairs", (json_int_t)in->npairs,
                           "explanation", in->explanation ? in->explanation : "", "start_us",
                           (json_int_t)in->start_us);
     if (o && in->end_us) {
@@ -128,7 +136,7 @@ static int query__append(void *ctx, const struct store_result_row *row)
 
 json_t *query_evidence(struct store *st, const struct store_incident *in, int64_t now_us)
 {
-    json_t *targets = query_names(in->targets_json);
+    json_t *targets = query_names_of(&in->targets);
     json_t *out = json_pack("{s:[], s:[], s:[]}", "failures", "traces", "captures");
     size_t i;
     json_t *t;
@@ -199,7 +207,7 @@ static int query__incident(void *ctx, const struct store_incident *in)
     query__add(s->by_verdict, in->verdict, dur, open);
     query__add(s->by_component, comp, dur, open);
     /* Once per region its agents are in. */
-    json_t *agents = query_names(in->agents_json), *seen = json_object();
+    json_t *agents = query_names_of(&in->agents), *seen = json_object();
     size_t i;
     json_t *a;
     json_array_foreach(agents, i, a) {

@@ -9,9 +9,11 @@
 #include "faultline.pb-c.h"
 #include "store.h"
 
-/* A stored JSON array of names as JSON; an empty array when TEXT is NULL
- * or not an array.  New reference. */
+/* A JSON array of names as JSON; an empty array when TEXT is NULL or not
+ * an array.  New reference. */
 json_t *query_names(const char *text);
+/* NAMES as a JSON array.  New reference. */
+json_t *query_names_of(const struct store_names *names);
 
 /* "2026-11-22T10:00:00.123Z", or null for 0.  New reference. */
 json_t *query_time(int64_t us);

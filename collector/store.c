@@ -101,9 +101,9 @@ int store_incident_close(struct store *st, int64_t id, int64_t end_us)
     return st->ops->incident_close(st, id, end_us);
 }
 
-int store_healed_at(struct store *st, const char *agents_json, const char *targets_json, int64_t since_us, int64_t *healed_us)
+int store_healed_at(struct store *st, const struct store_names *agents, const struct store_names *targets, int64_t since_us, int64_t *healed_us)
 {
-    return st->ops->healed_at(st, agents_json, targets_json, since_us, healed_us);
+    return st->ops->healed_at(st, agents, targets, since_us, healed_us);
 }
 
 int store_query_incidents(struct store *st, const struct store_incident_filter *f, int (*fn)(void *ctx, const struct store_incident *in), void *ctx)

@@ -61,10 +61,16 @@ int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from
 
 /* ---- incidents ------------------------------------------------------- */
 
+/* Names, as a set: an incident's agents or its targets. */
+struct store_names {
+    const char *const *v;
+    size_t n;
+};
+
 struct store_incident {
     int64_t id;
     const char *verdict, *component, *explanation;
-    const char *agents_json, *targets_json; /* JSON arrays of names */
+    struct store_names agents, targets;
     uint32_t fault_code;
     int64_t start_us, end_us, updated_us; /* end_us 0 while open */
     int64_t npairs;
@@ -76,15 +82,14 @@ int store_incident_open(struct store *st, const struct store_incident *in, int64
 int store_incident_update(struct store *st, const struct store_incident *in);
 int store_incident_close(struct store *st, int64_t id, int64_t end_us);
 
-/* When the failures of the agents AGENTS_JSON toward the targets
- * TARGETS_JSON (JSON arrays of names) since SINCE_US stopped: for each
- * (agent, target, address) that failed, the end of the first good result
- * after its last failure; the latest of those into *HEALED_US; 0 when there is none
- * (none failed, or none came good).  An incident
- * ends then, not when the engine was sure of it, nor when a collector
- * that was down came back.  0 or -1. */
-int store_healed_at(struct store *st, const char *agents_json, const char *targets_json,
-                    int64_t since_us, int64_t *healed_us);
+/* When the failures of AGENTS toward TARGETS since SINCE_US stopped: for
+ * each (agent, target, address) that failed, the end of the first good
+ * result after its last failure; the latest of those into *HEALED_US; 0
+ * when there is none (none failed, or none came good).  An incident ends
+ * then, not when the engine was sure of it, nor when a collector that was
+ * down came back.  0 or -1. */
+int store_healed_at(struct store *st, const struct store_names *agents,
+                    const struct store_names *targets, int64_t since_us, int64_t *healed_us);
 
 struct store_incident_filter {
     int64_t since_us, until_us; /* incidents overlapping the range; 0: no bound */

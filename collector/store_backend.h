@@ -30,7 +30,7 @@ struct store_ops {
     int (*incident_open)(struct store *st, const struct store_incident *in, int64_t *id);
     int (*incident_update)(struct store *st, const struct store_incident *in);
     int (*incident_close)(struct store *st, int64_t id, int64_t end_us);
-    int (*healed_at)(struct store *st, const char *agents_json, const char *targets_json, int64_t since_us, int64_t *healed_us);
+    int (*healed_at)(struct store *st, const struct store_names *agents, const struct store_names *targets, int64_t since_us, int64_t *healed_us);
     int (*query_incidents)(struct store *st, const struct store_incident_filter *f, int (*fn)(void *ctx, const struct store_incident *in), void *ctx);
     int (*query_results)(struct store *st, const struct store_filter *f, int (*fn)(void *ctx, const struct store_result_row *row), void *ctx);
     int (*query_agents)(struct store *st, int (*fn)(void *ctx, const struct store_agent_row *row), void *ctx);

@@ -5,6 +5,7 @@
  * idempotent, a time index, and a partial index on failures only, which is
  * what the fault history asks for.  WAL with synchronous=FULL by default:
  * a row the collector acknowledged survives power loss. */
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +452,45 @@ static int sqlite_put_gap(struct store *base, int64_t agent, uint64_t epoch, uin
 
 /* ---- incidents ------------------------------------------------------- */
 
+/* Names are kept as a JSON array of strings (json_each reads them). */
+static void store__bind_names(sqlite3_stmt *s, const char *param, const struct store_names *names)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; names && i < names->n; i++)
+        json_array_append_new(a, json_string(names->v[i]));
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    int k = sqlite3_bind_parameter_index(s, param);
+    sqlite3_bind_text(s, k, text ? text : "[]", -1, SQLITE_TRANSIENT);
+    free(text);
+}
+
+/* A stored JSON array of names, read: the strings live in the JSON, the
+ * pointers to them in V, until store__names_done. */
+struct store__names_buf {
+    json_t *json;
+    const char **v;
+};
+
+static struct store_names store__names(const unsigned char *text, struct store__names_buf *b)
+{
+    b->json = json_loads(text ? (const char *)text : "[]", 0, NULL);
+    size_t n = json_is_array(b->json) ? json_array_size(b->json) : 0, k = 0;
+    b->v = calloc(n ? n : 1, sizeof *b->v);
+    for (size_t i = 0; b->v && i < n; i++) {
+        const char *name = json_string_value(json_array_get(b->json, i));
+        if (name)
+            b->v[k++] = name;
+    }
+    return (struct store_names){.v = b->v, .n = b->v ? k : 0};
+}
+
+static void store__names_done(struct store__names_buf *b)
+{
+    free(b->v);
+    json_decref(b->json);
+}
+
 static int store__exec_incident(struct store_sqlite *st, const char *sql, const struct store_incident *in,
                                 int64_t extra)
 {
@@ -463,10 +503,8 @@ static int store__exec_incident(struct store_sqlite *st, const char *sql, const 
     sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":fault"), (int)in->fault_code);
     sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":start"), in->start_us);
     sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":updated"), in->updated_us);
-    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":agents"), in->agents_json, -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":targets"), in->targets_json, -1,
-                      SQLITE_STATIC);
+    store__bind_names(s, ":agents", &in->agents);
+    store__bind_names(s, ":targets", &in->targets);
     sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":npairs"), in->npairs);
     sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":explanation"), in->explanation, -1,
                       SQLITE_STATIC);
@@ -509,8 +547,9 @@ static int sqlite_incident_close(struct store *base, int64_t id, int64_t end_us)
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static int sqlite_healed_at(struct store *base, const char *agents_json, const char *targets_json,
-                    int64_t since_us, int64_t *healed_us)
+static int sqlite_healed_at(struct store *base, const struct store_names *agents,
+                            const struct store_names *targets, int64_t since_us,
+                            int64_t *healed_us)
 {
     struct store_sqlite *st = (struct store_sqlite *)base;
     static const char sql[] =
@@ -526,8 +565,8 @@ static int sqlite_healed_at(struct store *base, const char *agents_json, const c
     *healed_us = 0;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
-    sqlite3_bind_text(s, 1, agents_json ? agents_json : "[]", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, targets_json ? targets_json : "[]", -1, SQLITE_STATIC);
+    store__bind_names(s, "?1", agents);
+    store__bind_names(s, "?2", targets);
     sqlite3_bind_int64(s, 3, since_us);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -609,6 +648,7 @@ static int sqlite_query_incidents(struct store *base, const struct store_inciden
         return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store__names_buf agents = {0}, targets = {0};
         struct store_incident in = {
             .id = sqlite3_column_int64(s, 0),
             .verdict = (const char *)sqlite3_column_text(s, 1),
@@ -617,12 +657,15 @@ static int sqlite_query_incidents(struct store *base, const struct store_inciden
             .start_us = sqlite3_column_int64(s, 4),
             .end_us = sqlite3_column_int64(s, 5),
             .updated_us = sqlite3_column_int64(s, 6),
-            .agents_json = (const char *)sqlite3_column_text(s, 7),
-            .targets_json = (const char *)sqlite3_column_text(s, 8),
+            .agents = store__names(sqlite3_column_text(s, 7), &agents),
+            .targets = store__names(sqlite3_column_text(s, 8), &targets),
             .npairs = sqlite3_column_int64(s, 9),
             .explanation = (const char *)sqlite3_column_text(s, 10),
         };
-        if (fn(ctx, &in))
+        int stop = fn(ctx, &in);
+        store__names_done(&agents);
+        store__names_done(&targets);
+        if (stop)
             break;
     }
     sqlite3_finalize(s);

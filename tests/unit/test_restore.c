@@ -132,28 +132,34 @@ static void the_rebuilt_engine_sees_what_the_live_one_saw(void **state)
 }
 
 /* The first good result after the last failure: the time a fault healed. */
+static const char *const three[] = {"a1", "a2", "a3"}, *const one[] = {"a1"};
+static const char *const web[] = {"web:80"}, *const web_dns[] = {"web:80", "dns:53"},
+                         *const dns[] = {"dns:53"};
+
+/* When the failures of AGENTS toward TARGETS healed, by the store. */
+static int64_t healed_at(struct fixture *f, const char *const *who, size_t nwho,
+                         const char *const *toward, size_t ntoward)
+{
+    struct store_names a = {who, nwho}, t = {toward, ntoward};
+    int64_t healed = -1;
+    assert_int_equal(store_healed_at(f->st, &a, &t, T0, &healed), 0);
+    return healed;
+}
+
+/* The first good result after the last failure: the time a fault healed. */
 static void healed_at_is_the_first_good_result_after_the_last_failure(void **state)
 {
     struct fixture *f = *state;
     for (int k = 0; k < 4; k++)
         round_of(f, k, 1, &f->live, 1);
-    int64_t healed;
-    assert_int_equal(store_healed_at(f->st, "[\"a1\",\"a2\",\"a3\"]", "[\"web:80\"]", T0, &healed),
-                     0);
-    assert_int_equal(healed, 0); /* still failing */
+    assert_int_equal(healed_at(f, three, 3, web, 1), 0); /* still failing */
     round_of(f, 4, 0, &f->live, 1);
     round_of(f, 5, 0, &f->live, 1);
-    assert_int_equal(store_healed_at(f->st, "[\"a1\",\"a2\",\"a3\"]", "[\"web:80\"]", T0, &healed),
-                     0);
-    assert_int_equal(healed, T0 + 4 * EVERY + 300); /* when its answer came */
+    assert_int_equal(healed_at(f, three, 3, web, 1), T0 + 4 * EVERY + 300); /* its answer */
     /* A target that never failed says nothing about when the others healed. */
-    assert_int_equal(store_healed_at(f->st, "[\"a1\",\"a2\",\"a3\"]", "[\"web:80\",\"dns:53\"]", T0,
-                                     &healed),
-                     0);
-    assert_int_equal(healed, T0 + 4 * EVERY + 300); /* when its answer came */
+    assert_int_equal(healed_at(f, three, 3, web_dns, 2), T0 + 4 * EVERY + 300);
     /* What the incident does not name does not count. */
-    assert_int_equal(store_healed_at(f->st, "[\"a1\"]", "[\"dns:53\"]", T0, &healed), 0);
-    assert_int_equal(healed, 0);
+    assert_int_equal(healed_at(f, one, 1, dns, 1), 0);
 }
 
 static size_t opens, resolves;

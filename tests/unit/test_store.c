@@ -240,8 +240,9 @@ static void filters_narrow_the_results(void **state)
     assert_int_equal(count_filtered(f->st, (struct store_filter){.until_us = t0 + 5}), 4 + 4);
     assert_int_equal(count_filtered(f->st, (struct store_filter){.probe = 2}), 0);
     assert_int_equal(count_filtered(f->st, (struct store_filter){.agent = "a1", .limit = 3}), 3);
+    static const char *const agents[] = {"a1"}, *const targets[] = {"web:80"};
     struct store_incident in = {.verdict = "TARGET", .component = "web", .explanation = "x",
-                                .agents_json = "[\"a1\"]", .targets_json = "[\"web:80\"]",
+                                .agents = {agents, 1}, .targets = {targets, 1},
                                 .fault_code = 0x3791, .start_us = t0, .updated_us = t0};
     int64_t id;
     assert_int_equal(store_begin(f->st), 0);
