@@ -208,6 +208,29 @@ static int transport__monitor(void *zctx, void *s, int events, void **monitor, c
     return 0;
 }
 
+/* The last steps of opening S: its monitor for EVENTS into *MONITOR (when
+ * MONITOR is not NULL), then ATTACH (zmq_connect or zmq_bind, VERB in
+ * errors) to ENDPOINT.  S, or NULL with S closed and a reason in ERR. */
+static void *transport__attach(void *zctx, void *s, int events, void **monitor,
+                               int (*attach)(void *, const char *), const char *verb,
+                               const char *endpoint, char *err, size_t errlen)
+{
+    if (monitor && transport__monitor(zctx, s, events, monitor, err, errlen) != 0)
+        goto fail;
+    if (attach(s, endpoint) != 0) {
+        snprintf(err, errlen, "%s %s: %s", verb, endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    return s;
+fail:
+    if (monitor && *monitor) {
+        zmq_close(*monitor);
+        *monitor = NULL;
+    }
+    zmq_close(s);
+    return NULL;
+}
+
 void *transport_agent_open(void *zctx, const char *endpoint, const struct transport_keys *keys,
                            void **monitor, char *err, size_t errlen)
 {
@@ -238,24 +261,13 @@ void *transport_agent_open(void *zctx, const char *endpoint, const struct transp
         goto fail;
     }
     /* Before the connect, so that the first connection is seen too. */
-    if (monitor &&
-        transport__monitor(zctx, s,
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
-                           monitor, err, errlen) != 0)
-        goto fail;
-    if (zmq_connect(s, endpoint) != 0) {
-        snprintf(err, errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
-        goto fail;
-    }
-    return s;
+    return transport__attach(zctx, s,
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                             monitor, zmq_connect, "connect", endpoint, err, errlen);
 fail:
-    if (monitor && *monitor) {
-        zmq_close(*monitor);
-        *monitor = NULL;
-    }
     zmq_close(s);
     return NULL;
 }
@@ -329,23 +341,12 @@ void *transport_collector_open(void *zctx, const char *endpoint,
         snprintf(err, errlen, "CURVE: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (monitor &&
-        transport__monitor(zctx, s,
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
-                           monitor, err, errlen) != 0)
-        goto fail;
-    if (zmq_bind(s, endpoint) != 0) {
-        snprintf(err, errlen, "bind %s: %s", endpoint, zmq_strerror(errno));
-        goto fail;
-    }
-    return s;
+    return transport__attach(zctx, s,
+                             ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                             monitor, zmq_bind, "bind", endpoint, err, errlen);
 fail:
-    if (monitor && *monitor) {
-        zmq_close(*monitor);
-        *monitor = NULL;
-    }
     zmq_close(s);
     return NULL;
 }
