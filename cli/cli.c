@@ -121,3 +121,19 @@ void cli_join_names(const struct store_names *names, char *out, size_t len)
     for (size_t i = 0, used = 0; i < names->n && used < len; i++)
         used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", names->v[i]);
 }
+
+int cli_query_opt(struct cli *c, const char *cmd, int opt, const char *arg,
+                  const struct cli_query *q)
+{
+    switch (opt) {
+    case CLI_O_SINCE:
+    case CLI_O_UNTIL: {
+        int since = opt == CLI_O_SINCE;
+        int64_t *out = since ? q->since_us : q->until_us;
+        return out ? cli_time_arg(cmd, since, arg, q->now_us, out) : 2;
+    }
+    case CLI_O_LIMIT: return q->limit ? cli_count_arg(cmd, arg, q->limit) : 2;
+    case CLI_O_JSON: c->json = 1; return 0;
+    default: return 2; /* getopt has said which */
+    }
+}

@@ -49,6 +49,26 @@ int cli_json_only(struct cli *c, int argc, char **argv);
 int cli_finish(const struct cli *c, const char *cmd, struct store **st, int err, size_t rows,
                const char *none);
 
+/* The options query commands share: --since, --until, --limit, --json.
+ * A command lists the CLI_OPT_* entries it takes in its getopt table and
+ * hands every option it does not know to cli_query_opt. */
+enum { CLI_O_SINCE = 200, CLI_O_UNTIL, CLI_O_LIMIT, CLI_O_JSON };
+#define CLI_OPT_SINCE {"since", required_argument, NULL, CLI_O_SINCE}
+#define CLI_OPT_UNTIL {"until", required_argument, NULL, CLI_O_UNTIL}
+#define CLI_OPT_LIMIT {"limit", required_argument, NULL, CLI_O_LIMIT}
+#define CLI_OPT_JSON {"json", no_argument, NULL, CLI_O_JSON}
+
+/* Where a query command's shared options go (a NULL field: not taken). */
+struct cli_query {
+    int64_t now_us;
+    int64_t *since_us, *until_us, *limit;
+};
+
+/* Option OPT (with ARG) of command CMD: 0 when taken, 2 (usage) after
+ * saying why it is wrong or unknown. */
+int cli_query_opt(struct cli *c, const char *cmd, int opt, const char *arg,
+                  const struct cli_query *q);
+
 /* NAMES joined with ", " into OUT (cut to LEN). */
 void cli_join_names(const struct store_names *names, char *out, size_t len);
 

@@ -77,21 +77,17 @@ static int incidents_row(void *ctx, const struct store_incident *in)
 int cmd_incidents(struct cli *c, int argc, char **argv)
 {
     enum {
-        O_SINCE = 256,
-        O_UNTIL,
-        O_VERDICT,
+        O_VERDICT = 256,
         O_COMPONENT,
         O_OPEN,
-        O_LIMIT,
-        O_JSON,
         O_AGENT,
         O_TARGET,
         O_REGION,
         O_CODE
     };
     static const struct option opts[] = {
-        {"since", required_argument, NULL, O_SINCE},
-        {"until", required_argument, NULL, O_UNTIL},
+        CLI_OPT_SINCE,
+        CLI_OPT_UNTIL,
         {"verdict", required_argument, NULL, O_VERDICT},
         {"component", required_argument, NULL, O_COMPONENT},
         {"agent", required_argument, NULL, O_AGENT},
@@ -99,22 +95,17 @@ int cmd_incidents(struct cli *c, int argc, char **argv)
         {"region", required_argument, NULL, O_REGION},
         {"code", required_argument, NULL, O_CODE},
         {"open", no_argument, NULL, O_OPEN},
-        {"limit", required_argument, NULL, O_LIMIT},
-        {"json", no_argument, NULL, O_JSON},
+        CLI_OPT_LIMIT,
+        CLI_OPT_JSON,
         {NULL, 0, NULL, 0},
     };
     struct store_incident_filter f = {.limit = 50};
-    int64_t now = time_now_us();
+    const struct cli_query q = {.now_us = time_now_us(), .since_us = &f.since_us,
+                                .until_us = &f.until_us, .limit = &f.limit};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case O_SINCE:
-        case O_UNTIL:
-            if (cli_time_arg("incidents", opt == O_SINCE, optarg, now,
-                             opt == O_SINCE ? &f.since_us : &f.until_us))
-                return 2;
-            break;
         case O_VERDICT: f.verdict = optarg; break;
         case O_COMPONENT: f.component = optarg; break;
         case O_AGENT: f.agent = optarg; break;
@@ -132,12 +123,9 @@ int cmd_incidents(struct cli *c, int argc, char **argv)
             break;
         }
         case O_OPEN: f.open_only = 1; break;
-        case O_LIMIT:
-            if (cli_count_arg("incidents", optarg, &f.limit))
+        default:
+            if (cli_query_opt(c, "incidents", opt, optarg, &q))
                 return 2;
-            break;
-        case O_JSON: c->json = 1; break;
-        default: return 2;
         }
     }
     int exit_rc;

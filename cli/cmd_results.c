@@ -48,20 +48,21 @@ static int results_row(void *ctx, const struct store_result_row *row)
 
 int cmd_results(struct cli *c, int argc, char **argv)
 {
-    enum { O_AGENT = 256, O_TARGET, O_PROBE, O_STATUS, O_SINCE, O_UNTIL, O_LIMIT, O_JSON };
+    enum { O_AGENT = 256, O_TARGET, O_PROBE, O_STATUS };
     static const struct option opts[] = {
         {"agent", required_argument, NULL, O_AGENT},
         {"target", required_argument, NULL, O_TARGET},
         {"probe", required_argument, NULL, O_PROBE},
         {"status", required_argument, NULL, O_STATUS},
-        {"since", required_argument, NULL, O_SINCE},
-        {"until", required_argument, NULL, O_UNTIL},
-        {"limit", required_argument, NULL, O_LIMIT},
-        {"json", no_argument, NULL, O_JSON},
+        CLI_OPT_SINCE,
+        CLI_OPT_UNTIL,
+        CLI_OPT_LIMIT,
+        CLI_OPT_JSON,
         {NULL, 0, NULL, 0},
     };
     struct store_filter f = {.limit = 50};
-    int64_t now = time_now_us();
+    const struct cli_query q = {.now_us = time_now_us(), .since_us = &f.since_us,
+                                .until_us = &f.until_us, .limit = &f.limit};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -84,18 +85,9 @@ int cmd_results(struct cli *c, int argc, char **argv)
                 return 2;
             }
             break;
-        case O_SINCE:
-        case O_UNTIL:
-            if (cli_time_arg("results", opt == O_SINCE, optarg, now,
-                             opt == O_SINCE ? &f.since_us : &f.until_us))
+        default:
+            if (cli_query_opt(c, "results", opt, optarg, &q))
                 return 2;
-            break;
-        case O_LIMIT:
-            if (cli_count_arg("results", optarg, &f.limit))
-                return 2;
-            break;
-        case O_JSON: c->json = 1; break;
-        default: return 2;
         }
     }
     int exit_rc;

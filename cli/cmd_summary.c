@@ -41,26 +41,21 @@ static void summary_group(json_t *group, const char *title)
 
 int cmd_summary(struct cli *c, int argc, char **argv)
 {
-    enum { O_SINCE = 256, O_UNTIL, O_JSON };
     static const struct option opts[] = {
-        {"since", required_argument, NULL, O_SINCE},
-        {"until", required_argument, NULL, O_UNTIL},
-        {"json", no_argument, NULL, O_JSON},
+        CLI_OPT_SINCE,
+        CLI_OPT_UNTIL,
+        CLI_OPT_JSON,
         {NULL, 0, NULL, 0},
     };
     int64_t now = time_now_us(), since = 0, until = 0;
+    const struct cli_query q = {.now_us = now, .since_us = &since, .until_us = &until};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case O_SINCE:
-        case O_UNTIL:
-            if (cli_time_arg("summary", opt == O_SINCE, optarg, now,
-                             opt == O_SINCE ? &since : &until))
+        default:
+            if (cli_query_opt(c, "summary", opt, optarg, &q))
                 return 2;
-            break;
-        case O_JSON: c->json = 1; break;
-        default: return 2;
         }
     }
     int exit_rc;
