@@ -14,7 +14,7 @@ build_pkgs=(cmake make gcc pkg-config
 # the reference tools the probes are compared against.
 test_pkgs=(iproute2 nftables iptables libnetfilter-queue-dev iputils-ping iputils-tracepath dnsutils curl
     nginx-light unbound sqlite3 procps psmisc openssl clang libclang-rt-14-dev jq
-    prometheus-alertmanager prometheus tcpdump systemd)
+    prometheus-alertmanager prometheus tcpdump systemd universal-ctags)
 bench_pkgs=(prometheus-blackbox-exporter python3)
 
 case "$what" in
