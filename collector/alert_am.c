@@ -40,19 +40,21 @@ static char *am__alert(const struct alerter *a, const struct incident *in, int64
     snprintf(code, sizeof code, "0x%04x", in->fault);
     int l = fault_level(in->fault);
     snprintf(level, sizeof level, l < 4 ? "L%d" : "info", l);
-    json_t *labels = json_pack("{ss ss ss ss ss}", "alertname", "FaultlineIncident", "verdict",
-                               in->verdict, "component", in->component, "severity", level,
-                               "incident", id);
-    json_t *ann = json_pack("{ss ss so so}", "summary", in->explanation ? in->explanation : "",
-                            "fault_code", code, "agents", json_string(in->agents_json ? in->agents_json : "[]"),
-                            "targets", json_string(in->targets_json ? in->targets_json : "[]"));
+    json_t *labels =
+        json_pack("{ss ss ss ss ss}", "alertname", "FaultlineIncident", "verdict", in->verdict,
+                  "component", in->component, "severity", level, "incident", id);
+    json_t *ann =
+        json_pack("{ss ss so so}", "summary", in->explanation ? in->explanation : "", "fault_code",
+                  code, "agents", json_string(in->agents_json ? in->agents_json : "[]"), "targets",
+                  json_string(in->targets_json ? in->targets_json : "[]"));
     json_t *o = json_pack("{so so so}", "labels", labels, "annotations", ann, "startsAt",
                           query_time(in->start_us));
     if (o && ends_us)
         json_object_set_new(o, "endsAt", query_time(ends_us));
     if (o && alert_link_base(a))
-        json_object_set_new(o, "generatorURL", json_sprintf("%s/api/v1/incidents/%lld", alert_link_base(a),
-                                                            (long long)in->id));
+        json_object_set_new(
+            o, "generatorURL",
+            json_sprintf("%s/api/v1/incidents/%lld", alert_link_base(a), (long long)in->id));
     char *s = o ? json_dumps(o, FL_JSON_EXACT) : NULL;
     json_decref(o);
     return s;

@@ -53,8 +53,7 @@ struct alert_sink_ops {
     void (*free)(struct alert_sink *s);
 };
 
-extern const struct alert_sink_ops alert_log_ops, alert_webhook_ops, alert_am_ops,
-    alert_exec_ops;
+extern const struct alert_sink_ops alert_log_ops, alert_webhook_ops, alert_am_ops, alert_exec_ops;
 
 /* Queue BODY (taken: freed when delivered or dropped; NULL is ignored) for
  * S, about incident ID. */

@@ -10,9 +10,9 @@
 #include "wire.h"
 
 struct ingest_counters {
-    uint64_t messages;                  /* envelopes received */
-    uint64_t rejected[WIRE_NSTATUS];    /* by reason (index WIRE_OK unused) */
-    uint64_t unexpected;                /* valid but not for a collector */
+    uint64_t messages;               /* envelopes received */
+    uint64_t rejected[WIRE_NSTATUS]; /* by reason (index WIRE_OK unused) */
+    uint64_t unexpected;             /* valid but not for a collector */
     uint64_t results_stored, results_duplicate;
     uint64_t batches, gaps, hellos, heartbeats;
     uint64_t commits, commit_failures;

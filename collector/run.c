@@ -132,8 +132,10 @@ static void collector__note_refusals(struct collector *c, int force)
     size_t n = c->auth ? auth_refusals(c->auth, &r) : 0;
     struct store_refusal_row rows[AUTH_REFUSALS];
     for (size_t i = 0; i < n; i++)
-        rows[i] = (struct store_refusal_row){.key = r[i].key, .address = r[i].address,
-                                             .first_us = r[i].first_us, .last_us = r[i].last_us,
+        rows[i] = (struct store_refusal_row){.key = r[i].key,
+                                             .address = r[i].address,
+                                             .first_us = r[i].first_us,
+                                             .last_us = r[i].last_us,
                                              .count = r[i].count};
     if (store_begin(c->st) != 0)
         return;
@@ -358,8 +360,10 @@ static int collector__open_parts(struct collector *c, char *err, size_t errlen)
     incidents_foreach_open(c->inc, collector__adopt, c->alerts);
     if (!cfg->http_listen[0])
         return 0;
-    struct api_sources src = {.st = c->st, .ingest = ingest_counters(c->in),
-                              .alerts = alert_counters(c->alerts), .corr = c->corr,
+    struct api_sources src = {.st = c->st,
+                              .ingest = ingest_counters(c->in),
+                              .alerts = alert_counters(c->alerts),
+                              .corr = c->corr,
                               .auth = c->auth};
     c->api = api_new(cfg->http_listen, &src, err, errlen);
     if (!c->api)
@@ -407,9 +411,9 @@ static int collector__turn(const struct collector_part *parts, size_t nparts)
     long wait_ms = -1;
     for (size_t p = 0; p < nparts; p++) {
         first[p] = total;
-        count[p] = parts[p].items ? parts[p].items(parts[p].ctx, items + total,
-                                                   COLLECTOR_MAX_ITEMS - total)
-                                  : 0;
+        count[p] = parts[p].items
+                       ? parts[p].items(parts[p].ctx, items + total, COLLECTOR_MAX_ITEMS - total)
+                       : 0;
         total += count[p];
         long t = parts[p].timeout_ms ? parts[p].timeout_ms(parts[p].ctx) : -1;
         if (t >= 0 && (wait_ms < 0 || t < wait_ms))

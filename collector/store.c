@@ -61,12 +61,14 @@ int64_t store_agent_id(struct store *st, const char *name)
     return st->ops->agent_id(st, name);
 }
 
-int store_agent_seen(struct store *st, int64_t agent, const char *version, const char *labels_json, int64_t now_us)
+int store_agent_seen(struct store *st, int64_t agent, const char *version, const char *labels_json,
+                     int64_t now_us)
 {
     return st->ops->agent_seen(st, agent, version, labels_json, now_us);
 }
 
-int store_agent_heartbeat(struct store *st, int64_t agent, uint64_t spool_depth, uint64_t dropped, int64_t clock_offset_us, int64_t now_us)
+int store_agent_heartbeat(struct store *st, int64_t agent, uint64_t spool_depth, uint64_t dropped,
+                          int64_t clock_offset_us, int64_t now_us)
 {
     return st->ops->agent_heartbeat(st, agent, spool_depth, dropped, clock_offset_us, now_us);
 }
@@ -76,12 +78,14 @@ int store_committed(struct store *st, int64_t agent, uint64_t epoch, uint64_t *c
     return st->ops->committed(st, agent, epoch, committed);
 }
 
-int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result *const *results, size_t n, uint8_t *fresh, size_t *inserted, uint64_t *committed)
+int store_put_results(struct store *st, int64_t agent, uint64_t epoch, fl_result *const *results,
+                      size_t n, uint8_t *fresh, size_t *inserted, uint64_t *committed)
 {
     return st->ops->put_results(st, agent, epoch, results, n, fresh, inserted, committed);
 }
 
-int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from, uint64_t to, const char *reason, int64_t now_us, uint64_t *committed)
+int store_put_gap(struct store *st, int64_t agent, uint64_t epoch, uint64_t from, uint64_t to,
+                  const char *reason, int64_t now_us, uint64_t *committed)
 {
     return st->ops->put_gap(st, agent, epoch, from, to, reason, now_us, committed);
 }
@@ -101,22 +105,26 @@ int store_incident_close(struct store *st, int64_t id, int64_t end_us)
     return st->ops->incident_close(st, id, end_us);
 }
 
-int store_healed_at(struct store *st, const struct store_names *agents, const struct store_names *targets, int64_t since_us, int64_t *healed_us)
+int store_healed_at(struct store *st, const struct store_names *agents,
+                    const struct store_names *targets, int64_t since_us, int64_t *healed_us)
 {
     return st->ops->healed_at(st, agents, targets, since_us, healed_us);
 }
 
-int store_query_incidents(struct store *st, const struct store_incident_filter *f, int (*fn)(void *ctx, const struct store_incident *in), void *ctx)
+int store_query_incidents(struct store *st, const struct store_incident_filter *f,
+                          int (*fn)(void *ctx, const struct store_incident *in), void *ctx)
 {
     return st->ops->query_incidents(st, f, fn, ctx);
 }
 
-int store_query_results(struct store *st, const struct store_filter *f, int (*fn)(void *ctx, const struct store_result_row *row), void *ctx)
+int store_query_results(struct store *st, const struct store_filter *f,
+                        int (*fn)(void *ctx, const struct store_result_row *row), void *ctx)
 {
     return st->ops->query_results(st, f, fn, ctx);
 }
 
-int store_query_agents(struct store *st, int (*fn)(void *ctx, const struct store_agent_row *row), void *ctx)
+int store_query_agents(struct store *st, int (*fn)(void *ctx, const struct store_agent_row *row),
+                       void *ctx)
 {
     return st->ops->query_agents(st, fn, ctx);
 }
@@ -126,12 +134,14 @@ int store_put_refusals(struct store *st, const struct store_refusal_row *rows, s
     return st->ops->put_refusals(st, rows, n);
 }
 
-int store_query_refusals(struct store *st, int (*fn)(void *ctx, const struct store_refusal_row *row), void *ctx)
+int store_query_refusals(struct store *st,
+                         int (*fn)(void *ctx, const struct store_refusal_row *row), void *ctx)
 {
     return st->ops->query_refusals(st, fn, ctx);
 }
 
-int store_query_gaps(struct store *st, const char *agent, int (*fn)(void *ctx, const struct store_gap_row *row), void *ctx)
+int store_query_gaps(struct store *st, const char *agent,
+                     int (*fn)(void *ctx, const struct store_gap_row *row), void *ctx)
 {
     return st->ops->query_gaps(st, agent, fn, ctx);
 }

@@ -7,8 +7,8 @@
 /* Each probe type: its detail as text and as JSON, and what correlation
  * reads of it; the table at the end. */
 
-static const char *const probetype_tcp_outcomes[] = {"?",           "connected", "refused", "timeout",
-                                                     "unreachable", "reset",     "error"};
+static const char *const probetype_tcp_outcomes[] = {
+    "?", "connected", "refused", "timeout", "unreachable", "reset", "error"};
 
 static const char *resultfmt__tcp_outcome(int o)
 {
@@ -23,24 +23,22 @@ static void icmp__text(const fl_result *r, char *buf, size_t len)
     double loss = d->sent ? 100.0 * (d->sent - d->received) / d->sent : 0;
     int n = snprintf(buf, len, "sent=%u received=%u loss=%.0f%%", d->sent, d->received, loss);
     if (d->received && n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - (size_t)n, " rtt=%.3f/%.3f/%.3f/%.3fms",
-                 d->rtt_min_us / 1000.0, d->rtt_avg_us / 1000.0, d->rtt_max_us / 1000.0,
-                 d->rtt_stddev_us / 1000.0);
+        snprintf(buf + n, len - (size_t)n, " rtt=%.3f/%.3f/%.3f/%.3fms", d->rtt_min_us / 1000.0,
+                 d->rtt_avg_us / 1000.0, d->rtt_max_us / 1000.0, d->rtt_stddev_us / 1000.0);
 }
 
 static json_t *icmp__json(const fl_result *r)
 {
     const Faultline__IcmpDetail *d = r->icmp;
-    json_t *o = json_pack("{s:I, s:I, s:f, s:b, s:I}", "sent", (json_int_t)d->sent,
-                          "received", (json_int_t)d->received, "loss",
-                          d->sent ? (double)(d->sent - d->received) / d->sent : 0.0,
-                          "raw_socket", (int)d->raw_socket, "unreachable",
-                          (json_int_t)d->unreachable);
+    json_t *o = json_pack("{s:I, s:I, s:f, s:b, s:I}", "sent", (json_int_t)d->sent, "received",
+                          (json_int_t)d->received, "loss",
+                          d->sent ? (double)(d->sent - d->received) / d->sent : 0.0, "raw_socket",
+                          (int)d->raw_socket, "unreachable", (json_int_t)d->unreachable);
     if (d->received)
         json_object_update_new(
-            o, json_pack("{s:f, s:f, s:f, s:f}", "rtt_min_ms", d->rtt_min_us / 1000.0,
-                         "rtt_avg_ms", d->rtt_avg_us / 1000.0, "rtt_max_ms",
-                         d->rtt_max_us / 1000.0, "rtt_stddev_ms", d->rtt_stddev_us / 1000.0));
+            o, json_pack("{s:f, s:f, s:f, s:f}", "rtt_min_ms", d->rtt_min_us / 1000.0, "rtt_avg_ms",
+                         d->rtt_avg_us / 1000.0, "rtt_max_ms", d->rtt_max_us / 1000.0,
+                         "rtt_stddev_ms", d->rtt_stddev_us / 1000.0));
     return o;
 }
 
@@ -72,11 +70,12 @@ static json_t *tcp__json(const fl_result *r)
 static void http__text(const fl_result *r, char *buf, size_t len)
 {
     const Faultline__HttpDetail *d = r->http;
-    int n = snprintf(buf, len, "status=%u server=\"%s\" http=%s%s%s connect=%.3fms first_byte=%.3fms total=%.3fms attempts=%u",
-                     d->status_code, d->server, d->http_version,
-                     d->tls_version[0] ? " tls=" : "", d->tls_version,
-                     d->connect_us / 1000.0, d->first_byte_us / 1000.0, d->total_us / 1000.0,
-                     d->attempts);
+    int n = snprintf(buf, len,
+                     "status=%u server=\"%s\" http=%s%s%s connect=%.3fms first_byte=%.3fms "
+                     "total=%.3fms attempts=%u",
+                     d->status_code, d->server, d->http_version, d->tls_version[0] ? " tls=" : "",
+                     d->tls_version, d->connect_us / 1000.0, d->first_byte_us / 1000.0,
+                     d->total_us / 1000.0, d->attempts);
     if (d->cert_not_after && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " cert_days_left=%d", d->cert_days_left);
 }
@@ -84,15 +83,14 @@ static void http__text(const fl_result *r, char *buf, size_t len)
 static json_t *http__json(const fl_result *r)
 {
     const Faultline__HttpDetail *d = r->http;
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
-                          "status_code", (json_int_t)d->status_code, "server", d->server,
-                          "server_product", d->server_product, "server_version",
-                          d->server_version, "http_version", d->http_version, "tls_version",
-                          d->tls_version, "dns_ms", d->dns_us / 1000.0, "connect_ms",
-                          d->connect_us / 1000.0, "tls_ms", d->tls_us / 1000.0,
-                          "first_byte_ms", d->first_byte_us / 1000.0, "total_ms",
-                          d->total_us / 1000.0, "attempts", (json_int_t)d->attempts,
-                          "body_bytes", (json_int_t)d->body_bytes);
+    json_t *o =
+        json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
+                  "status_code", (json_int_t)d->status_code, "server", d->server, "server_product",
+                  d->server_product, "server_version", d->server_version, "http_version",
+                  d->http_version, "tls_version", d->tls_version, "dns_ms", d->dns_us / 1000.0,
+                  "connect_ms", d->connect_us / 1000.0, "tls_ms", d->tls_us / 1000.0,
+                  "first_byte_ms", d->first_byte_us / 1000.0, "total_ms", d->total_us / 1000.0,
+                  "attempts", (json_int_t)d->attempts, "body_bytes", (json_int_t)d->body_bytes);
     if (d->cert_not_after) {
         json_object_set_new(o, "cert_not_after", json_integer(d->cert_not_after));
         json_object_set_new(o, "cert_days_left", json_integer(d->cert_days_left));
@@ -112,10 +110,10 @@ static void http__signals(const fl_result *r, struct probe_signals *out)
 static void dns__text(const fl_result *r, char *buf, size_t len)
 {
     const Faultline__DnsDetail *d = r->dns;
-    int n = snprintf(buf, len, "%s %s @%s %s in %.3fms%s%s answers=[", d->name, d->type,
-                     d->server, d->rcode_name[0] ? d->rcode_name : "no answer",
-                     d->response_us / 1000.0, d->tcp ? " tcp" : "",
-                     d->truncated_retry ? " (truncated, retried over tcp)" : "");
+    int n =
+        snprintf(buf, len, "%s %s @%s %s in %.3fms%s%s answers=[", d->name, d->type, d->server,
+                 d->rcode_name[0] ? d->rcode_name : "no answer", d->response_us / 1000.0,
+                 d->tcp ? " tcp" : "", d->truncated_retry ? " (truncated, retried over tcp)" : "");
     for (size_t i = 0; i < d->n_answers && n > 0 && (size_t)n < len; i++)
         n += snprintf(buf + n, len - (size_t)n, "%s%s", i ? ", " : "", d->answers[i]);
     if (n > 0 && (size_t)n < len)
@@ -128,12 +126,11 @@ static json_t *dns__json(const fl_result *r)
     json_t *answers = json_array();
     for (size_t i = 0; i < d->n_answers; i++)
         json_array_append_new(answers, json_string(d->answers[i]));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:o, s:b, s:b, s:b}", "server",
-                          d->server, "name", d->name, "type", d->type, "rcode",
-                          (json_int_t)d->rcode, "rcode_name", d->rcode_name, "response_ms",
-                          d->response_us / 1000.0, "answers", answers, "tcp", (int)d->tcp,
-                          "truncated_retry", (int)d->truncated_retry, "authoritative",
-                          (int)d->authoritative);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:f, s:o, s:b, s:b, s:b}", "server", d->server,
+                          "name", d->name, "type", d->type, "rcode", (json_int_t)d->rcode,
+                          "rcode_name", d->rcode_name, "response_ms", d->response_us / 1000.0,
+                          "answers", answers, "tcp", (int)d->tcp, "truncated_retry",
+                          (int)d->truncated_retry, "authoritative", (int)d->authoritative);
     if (d->error[0])
         json_object_set_new(o, "error", json_string(d->error));
     return o;
@@ -144,7 +141,8 @@ static json_t *dns__json(const fl_result *r)
 static void mtu__text(const fl_result *r, char *buf, size_t len)
 {
     const Faultline__MtuDetail *d = r->mtu;
-    snprintf(buf, len, "path_mtu=%u%s via %s (mtu %u, route mtu %u) icmp_mtu=%u probes=%u method=%s",
+    snprintf(buf, len,
+             "path_mtu=%u%s via %s (mtu %u, route mtu %u) icmp_mtu=%u probes=%u method=%s",
              d->path_mtu, d->black_hole ? " BLACK HOLE" : "", d->interface, d->interface_mtu,
              d->route_mtu, d->icmp_mtu, d->probes, d->method);
 }
@@ -186,19 +184,17 @@ static json_t *trace__json(const fl_result *r)
     json_t *hops = json_array();
     for (size_t i = 0; i < d->n_hops; i++) {
         const Faultline__TraceHop *h = d->hops[i];
-        json_t *o = json_pack("{s:I, s:s, s:I, s:I}", "ttl", (json_int_t)h->ttl, "address",
-                              h->address, "sent", (json_int_t)h->sent, "received",
-                              (json_int_t)h->received);
+        json_t *o =
+            json_pack("{s:I, s:s, s:I, s:I}", "ttl", (json_int_t)h->ttl, "address", h->address,
+                      "sent", (json_int_t)h->sent, "received", (json_int_t)h->received);
         if (h->received)
-            json_object_update_new(o, json_pack("{s:f, s:f, s:f}", "rtt_min_ms",
-                                                h->rtt_min_us / 1000.0, "rtt_avg_ms",
-                                                h->rtt_avg_us / 1000.0, "rtt_max_ms",
-                                                h->rtt_max_us / 1000.0));
+            json_object_update_new(
+                o, json_pack("{s:f, s:f, s:f}", "rtt_min_ms", h->rtt_min_us / 1000.0, "rtt_avg_ms",
+                             h->rtt_avg_us / 1000.0, "rtt_max_ms", h->rtt_max_us / 1000.0));
         json_array_append_new(hops, o);
     }
     return json_pack("{s:b, s:s, s:I, s:o}", "reached", (int)d->reached, "last_address",
-                     d->last_address, "triggered_by", (json_int_t)d->triggered_by, "hops",
-                     hops);
+                     d->last_address, "triggered_by", (json_int_t)d->triggered_by, "hops", hops);
 }
 
 static void trace__signals(const fl_result *r, struct probe_signals *out)
@@ -217,15 +213,14 @@ static void capture__text(const fl_result *r, char *buf, size_t len)
              "%s [%s] packets=%llu tcp=%llu syn=%llu synack=%llu rst=%llu handshakes=%llu/%llu "
              "retrans=%llu fast_retrans=%llu dupack=%llu zero_window=%llu unreachable=%llu "
              "frag_needed=%llu too_big=%llu malformed=%llu dropped=%llu%s%s",
-             d->interface, d->filter, (unsigned long long)d->packets,
-             (unsigned long long)d->tcp, (unsigned long long)d->syn,
-             (unsigned long long)d->synack, (unsigned long long)d->rst,
+             d->interface, d->filter, (unsigned long long)d->packets, (unsigned long long)d->tcp,
+             (unsigned long long)d->syn, (unsigned long long)d->synack, (unsigned long long)d->rst,
              (unsigned long long)d->handshakes_completed,
-             (unsigned long long)d->handshakes_attempted,
-             (unsigned long long)d->retransmissions, (unsigned long long)d->fast_retransmissions,
-             (unsigned long long)d->duplicate_acks, (unsigned long long)d->zero_windows,
-             (unsigned long long)d->unreachable, (unsigned long long)d->frag_needed,
-             (unsigned long long)d->packet_too_big, (unsigned long long)d->malformed,
+             (unsigned long long)d->handshakes_attempted, (unsigned long long)d->retransmissions,
+             (unsigned long long)d->fast_retransmissions, (unsigned long long)d->duplicate_acks,
+             (unsigned long long)d->zero_windows, (unsigned long long)d->unreachable,
+             (unsigned long long)d->frag_needed, (unsigned long long)d->packet_too_big,
+             (unsigned long long)d->malformed,
              (unsigned long long)(d->kernel_dropped + d->interface_dropped),
              d->saved_file[0] ? " saved=" : "", d->saved_file);
 }
@@ -239,24 +234,23 @@ static json_t *capture__json(const fl_result *r)
                             json_integer((json_int_t)d->unreachable_by_code[i]->value));
     json_t *o = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-        "interface", d->interface, "filter", d->filter, "window_ms",
-        (json_int_t)d->window_ms, "packets", (json_int_t)d->packets, "bytes",
-        (json_int_t)d->bytes, "malformed", (json_int_t)d->malformed, "truncated",
-        (json_int_t)d->truncated, "tcp", (json_int_t)d->tcp, "syn", (json_int_t)d->syn,
-        "synack", (json_int_t)d->synack, "rst", (json_int_t)d->rst, "handshakes_attempted",
-        (json_int_t)d->handshakes_attempted, "handshakes_completed",
-        (json_int_t)d->handshakes_completed, "retransmissions",
-        (json_int_t)d->retransmissions, "fast_retransmissions",
-        (json_int_t)d->fast_retransmissions, "duplicate_acks", (json_int_t)d->duplicate_acks);
+        "interface", d->interface, "filter", d->filter, "window_ms", (json_int_t)d->window_ms,
+        "packets", (json_int_t)d->packets, "bytes", (json_int_t)d->bytes, "malformed",
+        (json_int_t)d->malformed, "truncated", (json_int_t)d->truncated, "tcp", (json_int_t)d->tcp,
+        "syn", (json_int_t)d->syn, "synack", (json_int_t)d->synack, "rst", (json_int_t)d->rst,
+        "handshakes_attempted", (json_int_t)d->handshakes_attempted, "handshakes_completed",
+        (json_int_t)d->handshakes_completed, "retransmissions", (json_int_t)d->retransmissions,
+        "fast_retransmissions", (json_int_t)d->fast_retransmissions, "duplicate_acks",
+        (json_int_t)d->duplicate_acks);
     json_object_update_new(
-        o, json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "zero_windows",
-                     (json_int_t)d->zero_windows, "unreachable", (json_int_t)d->unreachable,
-                     "unreachable_by_code", codes, "frag_needed", (json_int_t)d->frag_needed,
-                     "packet_too_big", (json_int_t)d->packet_too_big, "kernel_received",
-                     (json_int_t)d->kernel_received, "kernel_dropped",
-                     (json_int_t)d->kernel_dropped, "interface_dropped",
-                     (json_int_t)d->interface_dropped, "saved_file", d->saved_file,
-                     "triggered_by", (json_int_t)d->triggered_by));
+        o,
+        json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "zero_windows",
+                  (json_int_t)d->zero_windows, "unreachable", (json_int_t)d->unreachable,
+                  "unreachable_by_code", codes, "frag_needed", (json_int_t)d->frag_needed,
+                  "packet_too_big", (json_int_t)d->packet_too_big, "kernel_received",
+                  (json_int_t)d->kernel_received, "kernel_dropped", (json_int_t)d->kernel_dropped,
+                  "interface_dropped", (json_int_t)d->interface_dropped, "saved_file",
+                  d->saved_file, "triggered_by", (json_int_t)d->triggered_by));
     return o;
 }
 
@@ -286,9 +280,8 @@ static json_t *host__json(const fl_result *r)
            *mtus = json_object();
     for (size_t i = 0; i < d->n_counters; i++)
         json_object_set_new(counters, d->counters[i]->name,
-                            json_pack("{s:I, s:I}", "value",
-                                      (json_int_t)d->counters[i]->value, "delta",
-                                      (json_int_t)d->counters[i]->delta));
+                            json_pack("{s:I, s:I}", "value", (json_int_t)d->counters[i]->value,
+                                      "delta", (json_int_t)d->counters[i]->delta));
     for (size_t i = 0; i < d->n_states; i++)
         json_object_set_new(states, d->states[i]->name,
                             json_integer((json_int_t)d->states[i]->value));
@@ -299,9 +292,9 @@ static json_t *host__json(const fl_result *r)
                             json_integer(atoi(d->interface_mtus[i]->value)));
     return json_pack("{s:I, s:f, s:o, s:o, s:o, s:o, s:s, s:s}", "window_ms",
                      (json_int_t)d->window_ms, "established_share", d->established_share,
-                     "counters", counters, "states", states, "sysctls", sysctls,
-                     "interface_mtus", mtus, "default_route_v4", d->default_route_v4,
-                     "default_route_v6", d->default_route_v6);
+                     "counters", counters, "states", states, "sysctls", sysctls, "interface_mtus",
+                     mtus, "default_route_v4", d->default_route_v4, "default_route_v6",
+                     d->default_route_v6);
 }
 
 static void host__signals(const fl_result *r, struct probe_signals *out)
@@ -315,8 +308,10 @@ static void host__signals(const fl_result *r, struct probe_signals *out)
 /* ---- the table ---- */
 
 #define PROBETYPE(T, N, D, S, E)                                                                   \
-    {.type = FL_PROBE_##T, .name = #N, .detail_case = FAULTLINE__RESULT__DETAIL_##D,            \
-     .text = N##__text, .json = N##__json, .signals = S, .evidence_only = E}
+    {                                                                                              \
+        .type = FL_PROBE_##T, .name = #N, .detail_case = FAULTLINE__RESULT__DETAIL_##D,            \
+        .text = N##__text, .json = N##__json, .signals = S, .evidence_only = E                     \
+    }
 
 static const struct probetype probetypes[] = {
     PROBETYPE(ICMP, icmp, ICMP, icmp__signals, 0),

@@ -38,9 +38,9 @@ struct probe_signals {
 };
 
 struct probetype {
-    int type;                /* its wire number (Faultline__ProbeType) */
-    const char *name;        /* "icmp": in configs, the CLI and the API */
-    int detail_case;         /* its Result detail (Faultline__Result__DetailCase) */
+    int type;         /* its wire number (Faultline__ProbeType) */
+    const char *name; /* "icmp": in configs, the CLI and the API */
+    int detail_case;  /* its Result detail (Faultline__Result__DetailCase) */
     /* The detail as one text line ("sent=5 received=5 loss=0% ...") and as
      * a JSON object (new reference). */
     void (*text)(const fl_result *r, char *buf, size_t len);
