@@ -29,6 +29,7 @@ struct dns_opts {
     char *servers; /* newline-separated addresses; NULL: the system's */
     char *expect;  /* newline-separated expected answers; NULL: any */
     int64_t type;
+    int64_t rcode; /* the rcode that is success: NOERROR (0) unless expect_rcode says */
     int64_t port;
     int64_t slow_us;
     int tcp;
@@ -125,6 +126,21 @@ static int dns__parse_type(struct cfg *c, struct fy_node *key, struct fy_node *v
     return 0;
 }
 
+/* NOERROR, NXDOMAIN, SERVFAIL, REFUSED ... (as dig prints them). */
+static int dns__parse_rcode(struct cfg *c, struct fy_node *key, struct fy_node *val, void *out,
+                            const void *arg)
+{
+    const char *s = cfg_scalar(c, key, val);
+    for (unsigned r = 0; s && r <= 15; r++)
+        if (!strcmp(s, dns_rcode_name(r))) {
+            *(int64_t *)out = r;
+            return 0;
+        }
+    if (s)
+        cfg_error(c, val, "expect_rcode: '%.20s' is not an rcode like NOERROR or NXDOMAIN", s);
+    return -1;
+}
+
 static int dns__parse_transport(struct cfg *c, struct fy_node *key, struct fy_node *val,
                                 void *out, const void *arg)
 {
@@ -148,6 +164,7 @@ static const struct cfg_field dns_fields[] = {
     {"transport", dns__parse_transport, offsetof(struct dns_opts, tcp), NULL},
     {"slow", cfg_parse_duration, offsetof(struct dns_opts, slow_us), &dns_slow_range},
     {"expect", dns__parse_list, offsetof(struct dns_opts, expect), NULL},
+    {"expect_rcode", dns__parse_rcode, offsetof(struct dns_opts, rcode), NULL},
     {"recurse", cfg_parse_bool, offsetof(struct dns_opts, recurse), NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -155,6 +172,9 @@ static const struct cfg_field dns_fields[] = {
 static void dns_validate(struct cfg *c, struct fy_node *node, const void *opts)
 {
     const struct dns_opts *o = opts;
+    if (o->expect && o->rcode)
+        cfg_error(c, node, "dns check: 'expect' lists answers, which only NOERROR has "
+                           "(expect_rcode %s)", dns_rcode_name((unsigned)o->rcode));
     if (!o->servers)
         return;
     char copy[64 * DNS_MAX_TEXT];
@@ -383,6 +403,14 @@ static void dns__on_answer(void *arg, int status, int timeouts, unsigned char *a
         run->list[kept++] = probe_text(run, a.answers[i]);
     d->answers = run->list;
     d->n_answers = kept;
+    if (o->rcode) { /* another rcode than NOERROR is the answer wanted */
+        if (a.rcode == o->rcode)
+            probe_set(run, FAULTLINE__STATUS__STATUS_OK, FL_FAULT_NONE, NULL);
+        else
+            probe_set(run, F, FL_FAULT_DNS_UNEXPECTED, "%s from %s, %s expected",
+                      dns_rcode_name(a.rcode), run->address, dns_rcode_name((unsigned)o->rcode));
+        return;
+    }
     switch (a.rcode) {
     case 0: break;
     case 2: probe_set(run, F, FL_FAULT_DNS_SERVFAIL, "SERVFAIL from %s", run->address); return;

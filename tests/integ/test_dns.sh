@@ -63,6 +63,11 @@ check "expected answers: ok when they match" \
     test "$(probe r1a1 --servers 10.77.101.2 --expect 10.77.100.2 web.lab.test | field status)" = ok
 check "expected answers: 0x2276 when they do not" \
     test "$(probe r1a1 --servers 10.77.101.2 --expect 10.77.100.9 web.lab.test | field fault_code)" = 0x2276
+absent=$(probe r1a1 --servers 10.77.101.2 --expect_rcode NXDOMAIN nosuch.lab.test)
+check "a name that must not exist: ok on NXDOMAIN (as dig says $(dig_status r1a1 @10.77.101.2 nosuch.lab.test))" \
+    test "$(field status <<<"$absent") $(field rcode_name <<<"$absent")" = "ok NXDOMAIN"
+check "a name that must not exist but does: 0x2276, NOERROR named" \
+    test "$(probe r1a1 --servers 10.77.101.2 --expect_rcode NXDOMAIN web.lab.test | field fault_code)" = 0x2276
 
 "$LAB" fault latency on r1 30 >/dev/null
 slow=$(probe r1a1 --servers 10.77.101.2 --slow 40ms web.lab.test)

@@ -111,6 +111,25 @@ static void unknown_probe_lists_the_known_ones(void **state)
                  "probe: unknown probe 'smtp' (one of icmp, tcp, http, dns, mtu, trace, host, capture");
 }
 
+/* A DNS check may expect another rcode than NOERROR (a name that must not
+ * exist); answers are only NOERROR's to expect. */
+static void dns_expected_rcode(void **state)
+{
+    struct check ck;
+    char err[512];
+    assert_int_equal(agent_config_check_from_text(
+                         "{probe: dns, targets: [gone.example], expect_rcode: NXDOMAIN}", &ck, err,
+                         sizeof err),
+                     0);
+    agent_check_free(&ck);
+    expect_error("collector: {endpoint: tcp://x:1}\nchecks:\n"
+                 "  - {probe: dns, targets: [a], expect_rcode: GONE}\n",
+                 "agent.yaml:3:46: expect_rcode: 'GONE' is not an rcode like NOERROR or NXDOMAIN");
+    expect_error("collector: {endpoint: tcp://x:1}\nchecks:\n"
+                 "  - {probe: dns, targets: [a], expect_rcode: NXDOMAIN, expect: [192.0.2.1]}\n",
+                 "'expect' lists answers, which only NOERROR has (expect_rcode NXDOMAIN)");
+}
+
 static void required_sections(void **state)
 {
     expect_error("checks:\n  - {probe: icmp, targets: [a]}\n", "collector: 'endpoint' is required");
@@ -305,6 +324,7 @@ int main(void)
         cmocka_unit_test(duplicate_key_is_a_syntax_error),
         cmocka_unit_test(unknown_probe_lists_the_known_ones),
         cmocka_unit_test(required_sections),
+        cmocka_unit_test(dns_expected_rcode),
         cmocka_unit_test(bad_yaml_reports_position),
         cmocka_unit_test(invalid_utf8_is_refused_not_hung_on),
         cmocka_unit_test(parser_crash_is_a_clear_error),
