@@ -25,6 +25,7 @@
 
 #define COLLECTOR_MAX_DIAGNOSES 64
 #define COLLECTOR_MAX_ITEMS 32
+#define COLLECTOR_MAX_PARTS 8
 
 /* One part of the loop. */
 struct collector_part {
@@ -407,7 +408,7 @@ static void collector__close(struct collector *c)
 static int collector__turn(const struct collector_part *parts, size_t nparts)
 {
     zmq_pollitem_t items[COLLECTOR_MAX_ITEMS];
-    size_t first[8], count[8], total = 0;
+    size_t first[COLLECTOR_MAX_PARTS], count[COLLECTOR_MAX_PARTS], total = 0;
     long wait_ms = -1;
     for (size_t p = 0; p < nparts; p++) {
         first[p] = total;
@@ -446,6 +447,7 @@ int collector_run(const struct collector_config *cfg, int insecure)
         {collector__alert_items, collector__alert_timeout, collector__alert_run, &c},
         {NULL, collector__stats_timeout, collector__stats_run, &c},
     };
+    _Static_assert(sizeof parts / sizeof parts[0] <= COLLECTOR_MAX_PARTS, "collector__turn's room");
     struct sigaction sa = {.sa_handler = collector_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -99,6 +99,10 @@ static void sqlite_rollback(struct store *base);
 static struct store *sqlite_open(const char *path, const struct store_opts *opts, char *err,
                                  size_t errlen)
 {
+    if (!path[0]) { /* SQLite would make a temporary database of it, lost at close */
+        snprintf(err, errlen, "no database file given");
+        return NULL;
+    }
     struct store_sqlite *st = calloc(1, sizeof *st);
     if (!st) {
         snprintf(err, errlen, "out of memory");

@@ -285,6 +285,12 @@ static void the_scheme_chooses_the_store(void **state)
     struct store_opts pg = {.url = "postgresql://db.example/faultline"};
     assert_null(store_open(&pg, err, sizeof err));
     assert_non_null(strstr(err, "no PostgreSQL store"));
+    const char *empty[] = {"", "sqlite:"}; /* never a temporary database */
+    for (size_t i = 0; i < 2; i++) {
+        struct store_opts none = {.url = empty[i]};
+        assert_null(store_open(&none, err, sizeof err));
+        assert_string_equal(err, "no database file given");
+    }
     struct store_opts other = {.url = "mysql://db.example/faultline"};
     assert_null(store_open(&other, err, sizeof err));
     assert_non_null(strstr(err, "unknown store 'mysql'"));
