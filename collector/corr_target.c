@@ -78,7 +78,10 @@ static int corr__in_scope(const struct corr_pair *p, const void *arg)
 static int corr__fresh(const struct correlate *c, const struct corr_pair *p, int64_t now)
 {
     int64_t gap = p->gap_us ? p->gap_us : c->cfg.silent_after_us / 2;
-    return now - p->last_ts <= 2 * gap + 1000000;
+    /* Counted from the engine's start, as silence is: what a restarted
+     * collector read back is news until the agents had time to say more. */
+    int64_t seen = p->last_ts > c->watching_since ? p->last_ts : c->watching_since;
+    return now - seen <= 2 * gap + 1000000;
 }
 
 /* Does something in SCOPE answer now (a pair of it whose latest result was
